@@ -1,0 +1,88 @@
+"""Cohort-level supplementary tables: SUD prevalence by sex and the descriptives.
+
+The unsuppressed aggregates stay under ``restricted/tables``; what goes to
+``tables/`` and ``figures/`` is small-cell suppressed.
+"""
+
+
+import dagster as dg
+
+from mh_assets.core import tables
+from mh_assets.core.icd import normalise_code
+from mh_assets.core.schema import DIAGNOSIS_COLUMNS, SEX
+from mh_assets.defs.cohort import COHORT_PARQUET
+from mh_assets.defs.corpus import DESCRIPTORS_PARQUET
+from mh_assets.defs.provenance import provenance_metadata
+from mh_assets.defs.publishing import publish_figures, publish_table
+from mh_assets.defs.resources import PlatformResource
+
+SUD_STEM = "tables/sud_by_sex"
+DESCRIPTIVES_STEM = "tables/descriptives"
+
+
+def _lineage(columns: list[str], sources: list[str]) -> dg.TableColumnLineage:
+    deps = [dg.TableColumnDep(asset_key=dg.AssetKey("cohort"), column_name=c) for c in sources]
+    return dg.TableColumnLineage(deps_by_column={column: deps for column in columns})
+
+
+@dg.asset(
+    deps=["cohort"],
+    group_name="tables",
+    code_version="1",
+    kinds={"polars", "csv", "excel"},
+    description="Supplementary Table 1: patients with a code of each SUD group (F11-F19 as "
+    "the study grouped them; F10 and F17 added) by sex, with Yates-corrected chi-square "
+    "p-values. tables/sud_by_sex.{csv,xlsx,docx}, small-cell suppressed.",
+)
+def sud_by_sex_table(
+    context: dg.AssetExecutionContext, platform: PlatformResource
+) -> dg.MaterializeResult:
+    settings, store = platform.settings, platform.store
+    table = tables.sud_by_sex(store.read_parquet(COHORT_PARQUET))
+    with store.atomic_file(f"restricted/{SUD_STEM}.csv") as tmp:
+        table.write_csv(tmp)
+    published = tables.publish_sud_by_sex(table, settings.min_cell)
+    meta = publish_table(
+        published, SUD_STEM, store, title="Substance use disorders by sex",
+        min_cell=settings.min_cell, headers=tables.SUD_HEADERS,
+    )
+    counted = [c for c in published.columns if c not in ("group", "icd10_block", "addition")]
+    meta["dagster/column_lineage"] = _lineage(counted, [SEX, *DIAGNOSIS_COLUMNS])
+    context.log.info(f"SUD table: {published.height} groups")
+    return dg.MaterializeResult(metadata={**meta, **provenance_metadata(context, settings)})
+
+
+@dg.asset(
+    deps=["cohort", "icd_descriptors"],
+    group_name="tables",
+    code_version="1",
+    kinds={"polars", "plotly"},
+    description="Admissions per year, top principal diagnoses, stay, APR severity and cost "
+    "by sex, with Mann-Whitney and chi-square tests (tables/descriptives.csv) and "
+    "figures 1-6 (figures/fig*.html, .png).",
+)
+def cohort_descriptives(
+    context: dg.AssetExecutionContext, platform: PlatformResource
+) -> dg.MaterializeResult:
+    from mh_assets.core import figures  # plotly and matplotlib: only when materializing
+
+    settings, store = platform.settings, platform.store
+    lookup = dict(store.read_parquet(DESCRIPTORS_PARQUET).iter_rows())
+    desc = tables.descriptives(
+        store.read_parquet(COHORT_PARQUET),
+        lambda code: lookup.get(normalise_code(code) or ""),
+    )
+    for name in ("by_year", "by_severity", "top_principal", "principal_top20", "continuous"):
+        with store.atomic_file(f"restricted/tables/descriptives_{name}.csv") as tmp:
+            getattr(desc, name).write_csv(tmp)
+    published = tables.publish_descriptives(desc, settings.min_cell)
+    meta = publish_table(
+        published["statistics"], DESCRIPTIVES_STEM, store,
+        title="Cohort descriptives: tests by sex", min_cell=settings.min_cell,
+    )
+    for name, frame in published.items():
+        if name != "statistics":
+            with store.atomic_file(f"tables/descriptives_{name}.csv") as tmp:
+                frame.write_csv(tmp)
+    meta.update(publish_figures(figures.descriptive_figures(desc, settings.min_cell), store))
+    return dg.MaterializeResult(metadata={**meta, **provenance_metadata(context, settings)})

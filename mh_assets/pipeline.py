@@ -1,0 +1,113 @@
+"""Materialize the whole graph, both sexes, into the persistent Dagster instance.
+
+Used by ``mh-assets run`` and ``mh-assets demo``. The graph is executed in three
+stages so that each asset runs exactly once: the unpartitioned assets upstream of
+the per-sex work, then every partitioned asset once per sex, then the unpartitioned
+assets that combine both sexes. Each stage is an ordinary Dagster run, so the UI
+shows the history and lineage afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from mh_assets.core.schema import SEXES
+from mh_assets.settings import PROJECT_ROOT, default_dagster_home
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    keys: tuple[dg.AssetKey, ...]
+    partition_key: str | None = None
+
+
+def plan_stages(defs: dg.Definitions, sexes: Sequence[str] = SEXES) -> list[Stage]:
+    """Split the asset graph into before / per-sex / after stages."""
+    graph = defs.resolve_asset_graph()
+    keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable]
+    partitioned = {k for k in keys if graph.get(k).partitions_def is not None}
+    downstream_of_partitioned: set[dg.AssetKey] = set()
+    for key in partitioned:
+        downstream_of_partitioned |= graph.get(key).child_keys
+        frontier = list(graph.get(key).child_keys)
+        while frontier:
+            child = frontier.pop()
+            for grandchild in graph.get(child).child_keys:
+                if grandchild not in downstream_of_partitioned:
+                    downstream_of_partitioned.add(grandchild)
+                    frontier.append(grandchild)
+    before = tuple(sorted(k for k in keys if k not in partitioned
+                          and k not in downstream_of_partitioned))
+    after = tuple(sorted(k for k in keys if k not in partitioned and k in downstream_of_partitioned))
+    stages = [Stage("ingest", before)]
+    stages += [Stage(f"{sex}", tuple(sorted(partitioned)), sex) for sex in sexes if partitioned]
+    if after:
+        stages.append(Stage("publish", after))
+    return [s for s in stages if s.keys]
+
+
+def ensure_instance() -> dg.DagsterInstance:
+    """The persistent instance under DAGSTER_HOME (project default), owner-only."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        shutil.copyfile(PROJECT_ROOT / "deploy" / "dagster.yaml", config)
+    return dg.DagsterInstance.get()
+
+
+def materialize_all(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    extract: Path | None = None,
+    sexes: Sequence[str] = SEXES,
+    log: Callable[[str], None] = print,
+    run_config: dict | None = None,
+) -> list[str]:
+    """Run every stage in order; stop at the first failure. Returns the run ids."""
+    config = dict(run_config or {})
+    if extract is not None:
+        config.setdefault("ops", {})["registry_extract"] = {"config": {"extract": str(extract)}}
+    assets = list(defs.assets or []) + list(defs.asset_checks or [])
+    run_ids = []
+    for stage in plan_stages(defs, sexes):
+        label = stage.name if stage.partition_key is None else f"partition {stage.partition_key}"
+        log(f"==> {label}: " + ", ".join(k.to_user_string() for k in stage.keys))
+        result = dg.materialize(
+            assets,
+            selection=dg.AssetSelection.assets(*stage.keys),
+            partition_key=stage.partition_key,
+            instance=instance,
+            resources=defs.resources,
+            run_config=config if "registry_extract" in {k.path[-1] for k in stage.keys} else {},
+            tags={"mh-assets/stage": stage.name},
+            raise_on_error=False,
+        )
+        run_ids.append(result.run_id)
+        if not result.success:
+            failure = _first_failure(result)
+            raise RuntimeError(f"Stage '{label}' failed (run {result.run_id}): {failure}")
+    return run_ids
+
+
+def _first_failure(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            step = event.step_key or "?"
+            message = error.message.strip() if error else "unknown error"
+            return f"step {step}: {message}"
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if evaluation.passed is False and evaluation.blocking:
+                return f"blocking check {evaluation.check_name} failed"
+    return "see the run's event log in the Dagster UI"

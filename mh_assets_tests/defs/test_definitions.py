@@ -1,0 +1,100 @@
+"""The code location loads, and every asset spec keeps the design's contract."""
+
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from mh_assets.definitions import defs
+from mh_assets.defs.executor import GPU_POOL, GPU_TAG
+
+PARTITIONED = {
+    "descriptor_corpus", "mlm_checkpoint", "contrastive_checkpoint", "patient_embeddings",
+}
+GPU_ASSETS = {"mlm_checkpoint", "contrastive_checkpoint", "patient_embeddings"}
+UNPARTITIONED = {
+    "registry_extract", "cohort", "excluded_records", "icd_descriptors",
+    "sud_by_sex_table", "cohort_descriptives",
+}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return defs.resolve_asset_graph()
+
+
+def _node(graph, name):
+    return graph.get(dg.AssetKey(name))
+
+
+def test_definitions_load_and_validate():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_every_designed_asset_is_defined(graph):
+    names = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert PARTITIONED | UNPARTITIONED <= names
+
+
+def test_every_asset_has_code_version_group_and_description(graph):
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.code_version, f"{key} has no code_version"
+        assert node.group_name and node.group_name != "default", f"{key} has no group"
+        assert node.description, f"{key} has no description"
+
+
+def test_sex_assets_are_partitioned_by_female_and_male(graph):
+    for name in PARTITIONED:
+        partitions = _node(graph, name).partitions_def
+        assert partitions is not None, name
+        assert set(partitions.get_partition_keys()) == {"female", "male"}
+    for name in UNPARTITIONED:
+        assert _node(graph, name).partitions_def is None, name
+
+
+def test_gpu_assets_carry_pool_and_tag_and_cpu_assets_do_not(graph):
+    for key in graph.get_all_asset_keys():
+        assets_def = defs.get_assets_def(key)
+        spec = assets_def.specs_by_key[key]
+        op_tags = assets_def.op.tags
+        if key.to_user_string() in GPU_ASSETS:
+            assert assets_def.op.pool == GPU_POOL
+            assert op_tags.get(GPU_TAG) == "true"
+        else:
+            assert assets_def.op.pool is None, key
+            assert GPU_TAG not in op_tags, key
+        assert spec.key == key
+
+
+def test_design_edges(graph):
+    expected = {
+        "cohort": {"registry_extract"},
+        "descriptor_corpus": {"cohort", "icd_descriptors"},
+        "mlm_checkpoint": {"descriptor_corpus"},
+        "contrastive_checkpoint": {"mlm_checkpoint", "descriptor_corpus"},
+        "patient_embeddings": {"contrastive_checkpoint", "descriptor_corpus"},
+        "sud_by_sex_table": {"cohort"},
+    }
+    for child, parents in expected.items():
+        actual = {k.to_user_string() for k in _node(graph, child).parent_keys}
+        assert parents <= actual, (child, actual)
+
+
+def test_blocking_checks_guard_the_corpus(graph):
+    checks = {key.name: key for key in graph.asset_check_keys}
+    assert {"descriptor_coverage", "corpus_not_empty", "cohort_not_empty",
+            "extract_schema"} <= set(checks)
+    for name in ("descriptor_coverage", "corpus_not_empty", "cohort_not_empty"):
+        assert graph.get_check_spec(checks[name]).blocking, name
+
+
+def test_loading_the_code_location_does_not_import_torch():
+    code = (
+        "import sys, mh_assets.definitions;"
+        "heavy=[m for m in ('torch','transformers','sentence_transformers','plotly','umap') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
