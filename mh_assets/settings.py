@@ -80,6 +80,12 @@ class Settings:
             artifacts_dir=_path(env.get("MH_ARTIFACTS_DIR"), base.artifacts_dir),
             preset=env.get("MH_PRESET", base.preset) or base.preset,
             descriptor_source=env.get("MH_DESCRIPTOR_SOURCE", base.descriptor_source),
+            coverage=CoverageThresholds(
+                exact=float(env.get("MH_COVERAGE_EXACT", base.coverage.exact)),
+                with_ancestors=float(
+                    env.get("MH_COVERAGE_WITH_ANCESTORS", base.coverage.with_ancestors)
+                ),
+            ),
             min_cell=int(env.get("MH_MIN_CELL", base.min_cell)),
             gpu_slots=int(env.get("MH_GPU_SLOTS", base.gpu_slots)),
             executor=env.get("MH_EXECUTOR", base.executor),

@@ -84,7 +84,7 @@ def provenance_metadata(
         "provenance/git_commit": git_commit(),
         "provenance/libraries": dg.MetadataValue.json(library_versions()),
         "provenance/settings": dg.MetadataValue.json(settings.as_metadata()),
-        "provenance/run_id": context.run_id,
+        "provenance/run_id": context.run.run_id,
     }
     if with_inputs:
         meta["provenance/input_data_versions"] = dg.MetadataValue.json(

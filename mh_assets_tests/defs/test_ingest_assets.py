@@ -1,0 +1,133 @@
+"""Ingestion, cohort and corpus assets materialized in-process on a synthetic extract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from mh_assets.definitions import defs
+from mh_assets.pipeline import plan_stages
+
+INGEST = ["registry_extract", "cohort", "excluded_records", "icd_descriptors"]
+
+
+def _materialize(instance, keys, partition_key=None, run_config=None):
+    assets = list(defs.assets) + list(defs.asset_checks)
+    return dg.materialize(
+        assets, selection=dg.AssetSelection.assets(*keys), partition_key=partition_key,
+        instance=instance, resources=defs.resources, run_config=run_config or {},
+        raise_on_error=False,
+    )
+
+
+def _checks(result):
+    return {
+        e.event_specific_data.check_name: e.event_specific_data
+        for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def test_ingest_then_corpus_for_both_partitions(platform, instance):
+    result = _materialize(instance, INGEST)
+    assert result.success
+    extract_event = instance.get_latest_materialization_event(dg.AssetKey("registry_extract"))
+    tags = extract_event.asset_materialization.tags
+    info = json.loads((platform.artifacts / "restricted/extract_info.json").read_text())
+    assert tags["dagster/data_version"] == info["sha256"]
+
+    for sex in ("female", "male"):
+        result = _materialize(instance, ["descriptor_corpus"], partition_key=sex)
+        assert result.success, sex
+        checks = _checks(result)
+        assert checks["descriptor_coverage"].passed
+        assert checks["corpus_not_empty"].passed
+        corpus = pl.read_parquet(platform.artifacts / f"restricted/corpus/{sex}.parquet")
+        assert corpus.height > 0
+        assert set(corpus.get_column("sex").unique()) == {sex}
+
+    cohort = pl.read_parquet(platform.artifacts / "restricted/cohort.parquet")
+    excluded = pl.read_parquet(platform.artifacts / "restricted/excluded_records.parquet")
+    assert cohort.height + excluded.height == 600
+    assert excluded.get_column("exclusion_reasons").list.len().min() >= 1
+
+
+def test_restricted_outputs_are_owner_only(platform, instance):
+    assert _materialize(instance, INGEST).success
+    restricted = platform.artifacts / "restricted"
+    assert restricted.stat().st_mode & 0o777 == 0o700
+    for path in restricted.rglob("*"):
+        expected = 0o700 if path.is_dir() else 0o600
+        assert path.stat().st_mode & 0o777 == expected, path
+
+
+def test_extract_config_picks_one_file_over_the_newest(platform, instance):
+    older = platform.extracts / "older_copy.csv"
+    shutil.copy(platform.extract, older)
+    bad = platform.extracts / "RAECMBD_999_29991231-235959.csv"  # newest by name
+    bad.write_text("not,an,extract\n1,2,3\n")
+    result = _materialize(
+        instance, ["registry_extract"],
+        run_config={"ops": {"registry_extract": {"config": {"extract": str(older)}}}},
+    )
+    assert result.success
+    assert not _materialize(instance, ["registry_extract"]).success  # newest is broken
+
+
+def test_a_bad_extract_fails_with_file_line_column_and_keeps_previous_outputs(
+    platform, instance
+):
+    assert _materialize(instance, ["registry_extract"]).success
+    parsed = platform.artifacts / "restricted/extract.parquet"
+    before = parsed.read_bytes()
+    header = platform.extract.read_text(encoding="utf-8").splitlines()[0]
+    bad = platform.extracts / "RAECMBD_999_29991231-235959.csv"
+    bad.write_text(header + "\n" + "1,2,3\n", encoding="utf-8")  # too few fields
+
+    result = _materialize(instance, ["registry_extract"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
+    assert bad.name in message and "line 2" in message and "expected" in message
+    assert parsed.read_bytes() == before
+
+
+def test_empty_landing_zone_fails_clearly(platform, instance):
+    platform.extract.unlink()
+    result = _materialize(instance, ["registry_extract"])
+    assert not result.success
+    message = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.message
+    assert "mh-assets synth" in message
+
+
+@pytest.mark.parametrize("threshold,passes", [("0.5", True), ("1.01", False)])
+def test_coverage_check_follows_its_threshold_setting(platform, instance, monkeypatch,
+                                                      threshold, passes):
+    assert _materialize(instance, INGEST).success
+    monkeypatch.setenv("MH_COVERAGE_EXACT", threshold)
+    result = _materialize(instance, ["descriptor_corpus"], partition_key="female")
+    assert _checks(result)["descriptor_coverage"].passed is passes
+
+
+def test_failed_blocking_coverage_check_stops_downstream_in_the_same_run(
+    platform, instance, monkeypatch
+):
+    assert _materialize(instance, INGEST).success
+    monkeypatch.setenv("MH_COVERAGE_EXACT", "1.01")
+    result = _materialize(instance, ["descriptor_corpus", "mlm_checkpoint"],
+                          partition_key="female")
+    assert not result.success
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "mlm_checkpoint" not in started
+
+
+def test_stages_run_each_asset_once(platform):
+    stages = plan_stages(defs)
+    seen = [key for stage in stages if stage.partition_key in (None, "female")
+            for key in stage.keys]
+    assert len(seen) == len(set(seen))
+    assert stages[0].partition_key is None and "registry_extract" in {
+        k.to_user_string() for k in stages[0].keys}
