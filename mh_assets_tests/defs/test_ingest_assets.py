@@ -131,3 +131,25 @@ def test_stages_run_each_asset_once(platform):
     assert len(seen) == len(set(seen))
     assert stages[0].partition_key is None and "registry_extract" in {
         k.to_user_string() for k in stages[0].keys}
+
+
+def test_no_patient_level_value_reaches_logs_or_metadata(platform, instance):
+    from mh_assets_tests.defs.leakage import event_log_text, leaks, patient_values
+
+    assert _materialize(instance, INGEST + ["sud_by_sex_table", "cohort_descriptives"]).success
+    for sex in ("female", "male"):
+        assert _materialize(instance, ["descriptor_corpus"], partition_key=sex).success
+    text = event_log_text(instance)
+    values = patient_values(platform.artifacts)
+    assert all(values.values()), "the probe itself must have values to look for"
+    assert leaks(text, values) == {}
+
+
+def test_leak_probe_finds_a_planted_birth_date(platform, instance):
+    from mh_assets_tests.defs.leakage import leaks, patient_values
+
+    assert _materialize(instance, INGEST).success
+    values = patient_values(platform.artifacts)
+    planted = next(iter(values["birth_date_iso"]))
+    assert "birth_date_iso" in leaks(f"log line with {planted} in it", values)
+    assert "code_next_to_date" in leaks("F12.10 admitted 2019-04-02", values)
