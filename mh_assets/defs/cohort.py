@@ -10,7 +10,7 @@ from mh_assets.core import cohort as core_cohort
 from mh_assets.core.schema import EXCLUSION_REASONS, SEX, SEXES
 from mh_assets.defs.ingest import EXTRACT_INFO, EXTRACT_PARQUET
 from mh_assets.core.tables import markdown_preview
-from mh_assets.defs.provenance import provenance_metadata
+from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import PlatformResource
 
 COHORT_PARQUET = "restricted/cohort.parquet"
@@ -64,6 +64,7 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformResour
             "patients_per_sex": dg.MetadataValue.json(per_sex),
             "flow": dg.MetadataValue.md(markdown_preview(selection.flow)),
             "quality_flags": dg.MetadataValue.json(selection.flag_counts),
+            **artifacts_metadata(COHORT_PARQUET, FLOW_CSV),
             "rules": dg.MetadataValue.json(
                 {k: v for k, v in settings.as_metadata().items() if k.startswith("cohort.")}
             ),
@@ -81,6 +82,7 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformResour
         metadata={
             "dagster/row_count": selection.excluded.height,
             "reasons": dg.MetadataValue.md(markdown_preview(reasons)),
+            **artifacts_metadata(EXCLUDED_PARQUET),
             **common,
         },
     )

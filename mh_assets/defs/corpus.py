@@ -15,7 +15,7 @@ from mh_assets.core import icd
 from mh_assets.core.schema import N_CODES
 from mh_assets.defs.cohort import COHORT_PARQUET
 from mh_assets.defs.partitions import sex_partitions
-from mh_assets.defs.provenance import provenance_metadata
+from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import PlatformResource
 
 DESCRIPTORS_PARQUET = "reference/icd_descriptors.parquet"
@@ -49,6 +49,7 @@ def icd_descriptors(
             **table.as_metadata(),
             "dagster/row_count": table.n_codes,
             **provenance_metadata(context, settings, with_inputs=False),
+            **artifacts_metadata(DESCRIPTORS_PARQUET, DESCRIPTORS_INFO),
         },
         data_version=dg.DataVersion(table.sha256),
     )
@@ -100,6 +101,7 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformResou
             "n_codes_mean": float(n_codes.mean() or 0.0),
             "n_codes_max": int(n_codes.max() or 0),
             **provenance_metadata(context, settings),
+            **artifacts_metadata(corpus_path(sex)),
         }
     )
     thresholds = settings.coverage

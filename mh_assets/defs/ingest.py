@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from mh_assets.core import registry
-from mh_assets.defs.provenance import provenance_metadata
+from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import PlatformResource
 
 EXTRACT_PARQUET = "restricted/extract.parquet"
@@ -67,6 +67,7 @@ def registry_extract(
                 columns=[dg.TableColumn(name, dtype) for name, dtype in info.columns.items()]
             ),
             **provenance_metadata(context, settings, with_inputs=False),
+            **artifacts_metadata(EXTRACT_PARQUET, EXTRACT_INFO),
         },
         data_version=dg.DataVersion(info.sha256),
     )

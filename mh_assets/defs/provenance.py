@@ -91,3 +91,9 @@ def provenance_metadata(
             input_data_versions(context)
         )
     return meta
+
+
+def artifacts_metadata(*paths: str) -> dict[str, object]:
+    """The files an asset wrote, relative to the artifacts root (``mh-assets lineage``
+    maps a published file back to its asset through this entry)."""
+    return {"artifacts": dg.MetadataValue.json(sorted(paths))}

@@ -15,10 +15,29 @@ import polars as pl
 
 from mh_assets.core.artifacts import ArtifactStore
 from mh_assets.core.tables import markdown_preview, write_table
+from mh_assets.defs.provenance import artifacts_metadata
 
 
-def table_metadata(frame: pl.DataFrame, stem: str, store: ArtifactStore) -> dict[str, object]:
+def combine(*metadata: Mapping[str, object]) -> dict[str, object]:
+    """Merge metadata dicts; their ``artifacts`` lists are united, not overwritten."""
+    merged: dict[str, object] = {}
+    paths: set[str] = set()
+    for meta in metadata:
+        for key, value in meta.items():
+            if key == "artifacts":
+                paths.update(value.value if isinstance(value, dg.JsonMetadataValue) else value)
+            else:
+                merged[key] = value
+    if paths:
+        merged.update(artifacts_metadata(*paths))
+    return merged
+
+
+def table_metadata(
+    frame: pl.DataFrame, stem: str, store: ArtifactStore, suffixes: tuple[str, ...] = (".csv",)
+) -> dict[str, object]:
     return {
+        **artifacts_metadata(*(f"{stem}{suffix}" for suffix in suffixes)),
         "preview": dg.MetadataValue.md(markdown_preview(frame)),
         "dagster/row_count": frame.height,
         "dagster/column_schema": dg.TableSchema(
@@ -34,7 +53,7 @@ def publish_table(
 ) -> dict[str, object]:
     """Write ``stem`` as CSV/XLSX/DOCX and return the metadata describing it."""
     write_table(frame, stem, title=title, headers=headers, store=store, min_cell=min_cell)
-    return table_metadata(frame, stem, store)
+    return table_metadata(frame, stem, store, suffixes=(".csv", ".xlsx", ".docx"))
 
 
 def png_markdown(png: bytes, alt: str) -> dg.MetadataValue:
@@ -50,5 +69,7 @@ def publish_figures(figures: Mapping[str, object], store: ArtifactStore) -> dict
         store.write_text(f"figures/{stem}.html", figure.html)
         store.write_bytes(f"figures/{stem}.png", figure.png)
         meta[f"figure/{stem}"] = png_markdown(figure.png, figure.title)
-    meta["figures"] = dg.MetadataValue.json(sorted(f"figures/{s}.png" for s in figures))
+    meta.update(artifacts_metadata(
+        *(f"figures/{stem}{suffix}" for stem in figures for suffix in (".html", ".png"))
+    ))
     return meta

@@ -12,8 +12,8 @@ from mh_assets.core.icd import normalise_code
 from mh_assets.core.schema import DIAGNOSIS_COLUMNS, SEX
 from mh_assets.defs.cohort import COHORT_PARQUET
 from mh_assets.defs.corpus import DESCRIPTORS_PARQUET
-from mh_assets.defs.provenance import provenance_metadata
-from mh_assets.defs.publishing import publish_figures, publish_table
+from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
+from mh_assets.defs.publishing import combine, publish_figures, publish_table
 from mh_assets.defs.resources import PlatformResource
 
 SUD_STEM = "tables/sud_by_sex"
@@ -49,7 +49,10 @@ def sud_by_sex_table(
     counted = [c for c in published.columns if c not in ("group", "icd10_block", "addition")]
     meta["dagster/column_lineage"] = _lineage(counted, [SEX, *DIAGNOSIS_COLUMNS])
     context.log.info(f"SUD table: {published.height} groups")
-    return dg.MaterializeResult(metadata={**meta, **provenance_metadata(context, settings)})
+    return dg.MaterializeResult(metadata=combine(
+        meta, artifacts_metadata(f"restricted/{SUD_STEM}.csv"),
+        provenance_metadata(context, settings),
+    ))
 
 
 @dg.asset(
@@ -80,9 +83,13 @@ def cohort_descriptives(
         published["statistics"], DESCRIPTIVES_STEM, store,
         title="Cohort descriptives: tests by sex", min_cell=settings.min_cell,
     )
-    for name, frame in published.items():
-        if name != "statistics":
-            with store.atomic_file(f"tables/descriptives_{name}.csv") as tmp:
-                frame.write_csv(tmp)
-    meta.update(publish_figures(figures.descriptive_figures(desc, settings.min_cell), store))
-    return dg.MaterializeResult(metadata={**meta, **provenance_metadata(context, settings)})
+    extra = [f"tables/descriptives_{name}.csv" for name in published if name != "statistics"]
+    for name, path in zip([n for n in published if n != "statistics"], extra, strict=True):
+        with store.atomic_file(path) as tmp:
+            published[name].write_csv(tmp)
+    return dg.MaterializeResult(metadata=combine(
+        meta,
+        publish_figures(figures.descriptive_figures(desc, settings.min_cell), store),
+        artifacts_metadata(*extra),
+        provenance_metadata(context, settings),
+    ))

@@ -18,7 +18,7 @@ from mh_assets.core.schema import EMBEDDING, PATIENT_ID, TEXT
 from mh_assets.defs.corpus import corpus_path
 from mh_assets.defs.executor import GPU_POOL, gpu_op_tags
 from mh_assets.defs.partitions import sex_partitions
-from mh_assets.defs.provenance import provenance_metadata
+from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import PlatformResource
 from mh_assets.settings import Settings
 
@@ -100,6 +100,7 @@ def mlm_checkpoint(
             **summary.as_metadata(),
             "checkpoint_sha256": sha256_dir(store.path(model_dir(sex, "mlm"))),
             "path": dg.MetadataValue.path(str(store.path(model_dir(sex, "mlm")))),
+            **artifacts_metadata(model_dir(sex, "mlm")),
             **provenance_metadata(context, settings),
         }
     )
@@ -131,6 +132,7 @@ def contrastive_checkpoint(
             **summary.as_metadata(),
             "checkpoint_sha256": sha256_dir(store.path(model_dir(sex, "contrastive"))),
             "path": dg.MetadataValue.path(str(store.path(model_dir(sex, "contrastive")))),
+            **artifacts_metadata(model_dir(sex, "contrastive")),
             **provenance_metadata(context, settings),
         }
     )
@@ -167,6 +169,7 @@ def patient_embeddings(
             "model_checkpoint_sha256": checkpoint_hash(checkpoint),
             "seconds": round(seconds, 2),
             "patients_per_second": round(vectors.shape[0] / max(seconds, 1e-9), 1),
+            **artifacts_metadata(embeddings_path(sex)),
             **provenance_metadata(context, settings),
         }
     )
