@@ -1,0 +1,88 @@
+"""Stage 3: one vector per patient from the contrastive checkpoint.
+
+Inference only (``torch.inference_mode``, dropout off). Texts are processed longest
+first in batches of similar length, each padded only to its own longest member, and
+the rows are written back to their input positions -- so the output lines up with
+the corpus whatever order the batches ran in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedTokenizerBase
+
+from .checkpoint import load_patient_encoder
+from .config import TrainingConfig
+from .device import choose_device
+from .encoder import PatientEncoder
+from .runtime import prepare_process, use_bf16
+from .state import checkpoint_hash
+from .tokenizer import load_tokenizer
+
+__all__ = ["checkpoint_hash", "embed_texts", "encode", "load_patient_encoder"]
+
+
+def embed_texts(
+    model_dir: Path,
+    texts: Sequence[str],
+    config: TrainingConfig,
+    batch_size: int | None = None,
+    *,
+    device: torch.device | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> np.ndarray:
+    """float32 array of shape (len(texts), projection_dim), row i for ``texts[i]``."""
+    started = time.perf_counter()
+    prepare_process(config)
+    device = device or choose_device(log)
+    model = load_patient_encoder(model_dir, device)
+    tokenizer = load_tokenizer(model_dir, config.max_length)
+    out = encode(model, tokenizer, texts, config, batch_size or config.embed_batch_size, device)
+    seconds = time.perf_counter() - started
+    log(f"embedded {len(out)} patients in {seconds:.1f} s ({len(out) / max(seconds, 1e-9):,.0f}/s)")
+    return out
+
+
+def encode(
+    model: PatientEncoder,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    config: TrainingConfig,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """The batched inference loop; ``config.pad_to_max_length`` gives the study's way.
+
+    The study's way (benchmarks only) pads every text to ``max_length`` and keeps
+    corpus order; the platform's sorts by length and pads each batch to its longest.
+    """
+    texts = list(texts)
+    out = np.empty((len(texts), model.projection.out_features), dtype=np.float32)
+    if not texts:
+        return out
+    if config.pad_to_max_length:
+        order, padding = np.arange(len(texts)), "max_length"
+    else:
+        lengths = tokenizer(
+            texts, truncation=True, max_length=config.max_length, return_length=True
+        )["length"]
+        order, padding = np.argsort(-np.asarray(lengths), kind="stable"), "longest"
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(config, device))
+    with torch.inference_mode(), autocast:
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in rows], padding=padding, truncation=True,
+                max_length=config.max_length, return_tensors="pt", return_token_type_ids=False,
+            ).to(device)  # fmt: skip
+            vectors = model.embed(batch["input_ids"], batch["attention_mask"]).float()
+            if config.normalize_embeddings:
+                vectors = F.normalize(vectors, dim=-1)
+            out[rows] = vectors.cpu().numpy()
+    return out
