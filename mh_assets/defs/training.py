@@ -7,13 +7,17 @@ the code location stays fast.
 """
 
 
+import dataclasses
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
+import pydantic
 
-from mh_assets.core.modelling.config import preset_config
+from mh_assets.core.modelling.config import TrainingConfig, preset_config
 from mh_assets.core.schema import EMBEDDING, PATIENT_ID, TEXT
 from mh_assets.defs.corpus import corpus_path
 from mh_assets.defs.executor import GPU_POOL, gpu_op_tags
@@ -25,23 +29,33 @@ from mh_assets.settings import Settings
 _SETTINGS = Settings.from_env()
 
 
-class TrainingRunConfig(dg.Config):
-    """Run-config overrides of the preset's hyperparameters (unset = preset value)."""
+_SIMPLE_TYPES = {"int": int, "float": float, "str": str, "bool": bool,
+                 "str | None": str, "str | bool": str}
 
-    seed: int | None = None
-    max_length: int | None = None
-    mlm_batch_size: int | None = None
-    contrastive_batch_size: int | None = None
-    mlm_probability: float | None = None
-    mlm_lr: float | None = None
-    mlm_epochs: int | None = None
-    contrastive_lr: float | None = None
-    contrastive_epochs: int | None = None
-    temperature: float | None = None
-    augmentation: str | None = None
 
+class _TrainingOverrides(dg.Config):
     def overrides(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+        """Set fields only; "true"/"false" become booleans for the str-or-bool fields."""
+        flags = {"true": True, "false": False}
+        return {
+            name: flags.get(value, value) if isinstance(value, str) else value
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
+
+
+# Every TrainingConfig field but the preset (MH_PRESET) is settable in run config, with
+# the preset's value when unset; the class is derived so new hyperparameters appear here.
+TrainingRunConfig = pydantic.create_model(
+    "TrainingRunConfig",
+    __base__=_TrainingOverrides,
+    __doc__="Run-config overrides of the preset's hyperparameters (unset = preset value).",
+    **{
+        f.name: (_SIMPLE_TYPES[str(f.type)] | None, None)
+        for f in dataclasses.fields(TrainingConfig)
+        if f.name != "preset"
+    },
+)
 
 
 def model_dir(sex: str, stage: str) -> str:
@@ -74,6 +88,34 @@ def _gpu_asset(**kwargs: Any):
     )
 
 
+def _train_stage(
+    context: dg.AssetExecutionContext,
+    config: TrainingRunConfig,
+    platform: PlatformResource,
+    stage: str,
+    train: Callable[[pl.DataFrame, Any, Path, Path], Any],
+) -> dg.MaterializeResult:
+    """Train one stage into a temporary directory renamed into place on success, so a
+    killed run never leaves a half-checkpoint; per-epoch state lives beside it."""
+    from mh_assets.core.modelling.embed import checkpoint_hash
+
+    settings, cfg = _config(platform, config)
+    sex, store = context.partition_key, platform.store
+    corpus = store.read_parquet(corpus_path(sex))
+    target = model_dir(sex, stage)
+    with store.atomic_dir(target) as out:
+        summary = train(corpus, cfg, out, store.path(state_dir(sex, stage)))
+    return dg.MaterializeResult(
+        metadata={
+            **summary.as_metadata(),
+            "checkpoint_sha256": checkpoint_hash(store.path(target)),
+            "path": dg.MetadataValue.path(str(store.path(target))),
+            **artifacts_metadata(target),
+            **provenance_metadata(context, settings),
+        }
+    )
+
+
 @_gpu_asset(
     deps=["descriptor_corpus"],
     code_version="1",
@@ -83,26 +125,12 @@ def _gpu_asset(**kwargs: Any):
 def mlm_checkpoint(
     context: dg.AssetExecutionContext, config: TrainingRunConfig, platform: PlatformResource
 ) -> dg.MaterializeResult:
-    from mh_assets.core.artifacts import sha256_dir
     from mh_assets.core.modelling.mlm import train_mlm
 
-    settings, cfg = _config(platform, config)
-    sex = context.partition_key
-    store = platform.store
-    corpus = store.read_parquet(corpus_path(sex))
-    with store.atomic_dir(model_dir(sex, "mlm")) as out:
-        summary = train_mlm(
-            corpus.get_column(TEXT).to_list(), cfg, out, store.path(state_dir(sex, "mlm")),
-            context.log.info,
-        )
-    return dg.MaterializeResult(
-        metadata={
-            **summary.as_metadata(),
-            "checkpoint_sha256": sha256_dir(store.path(model_dir(sex, "mlm"))),
-            "path": dg.MetadataValue.path(str(store.path(model_dir(sex, "mlm")))),
-            **artifacts_metadata(model_dir(sex, "mlm")),
-            **provenance_metadata(context, settings),
-        }
+    return _train_stage(
+        context, config, platform, "mlm",
+        lambda corpus, cfg, out, state: train_mlm(
+            corpus.get_column(TEXT).to_list(), cfg, out, state, context.log.info),
     )
 
 
@@ -115,26 +143,13 @@ def mlm_checkpoint(
 def contrastive_checkpoint(
     context: dg.AssetExecutionContext, config: TrainingRunConfig, platform: PlatformResource
 ) -> dg.MaterializeResult:
-    from mh_assets.core.artifacts import sha256_dir
     from mh_assets.core.modelling.contrastive import train_contrastive
 
-    settings, cfg = _config(platform, config)
-    sex = context.partition_key
-    store = platform.store
-    corpus = store.read_parquet(corpus_path(sex))
-    with store.atomic_dir(model_dir(sex, "contrastive")) as out:
-        summary = train_contrastive(
-            corpus, store.path(model_dir(sex, "mlm")), cfg, out,
-            store.path(state_dir(sex, "contrastive")), context.log.info,
-        )
-    return dg.MaterializeResult(
-        metadata={
-            **summary.as_metadata(),
-            "checkpoint_sha256": sha256_dir(store.path(model_dir(sex, "contrastive"))),
-            "path": dg.MetadataValue.path(str(store.path(model_dir(sex, "contrastive")))),
-            **artifacts_metadata(model_dir(sex, "contrastive")),
-            **provenance_metadata(context, settings),
-        }
+    mlm_dir = platform.store.path(model_dir(context.partition_key, "mlm"))
+    return _train_stage(
+        context, config, platform, "contrastive",
+        lambda corpus, cfg, out, state: train_contrastive(
+            corpus, mlm_dir, cfg, out, state, context.log.info),
     )
 
 
