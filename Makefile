@@ -11,7 +11,7 @@ PIP_TORCH_INDEX := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 PYTEST_ARGS ?=
 
-.PHONY: install demo test ui lint clean-artifacts
+.PHONY: install demo test test-fast ui instance lint lint-docker docker docker-gpu clean-artifacts
 
 install: $(VENV)/.installed
 
@@ -27,8 +27,27 @@ demo: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-ui: install
+# Loopback only: Dagster OSS has no login (see README "Operations" for a team setup).
+ui: install instance
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The persistent instance: owner-only, PostgreSQL when DAGSTER_PG_HOST is set.
+instance:
+	@mkdir -p "$(DAGSTER_HOME)" && chmod 700 "$(DAGSTER_HOME)"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp deploy/$(if $(DAGSTER_PG_HOST),dagster-postgres.yaml,dagster.yaml) "$(DAGSTER_HOME)/dagster.yaml"
+
+# Everything but the end-to-end tests (browser, PostgreSQL, training): a quick loop.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint-docker: install
+	$(BIN)/hadolint Dockerfile
+
+docker:
+	docker build --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t mh-assets .
+
+docker-gpu:
+	docker build --build-arg TORCH_VARIANT=cu128 --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t mh-assets:gpu .
 
 clean-artifacts:
 	rm -rf artifacts/restricted artifacts/models artifacts/tables artifacts/figures artifacts/report artifacts/provenance

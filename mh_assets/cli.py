@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--encoding", choices=("utf-8", "utf-8-sig", "latin-1"), default="utf-8")
     synth.add_argument("--delimiter", choices=(",", ";"), default=",")
     synth.add_argument("--headers", choices=("es", "en"), default="es")
+
+    lineage = sub.add_parser("lineage", help="the chain from a published file back to the "
+                             "extract, checkpoints and settings (from the Dagster instance)")
+    lineage.add_argument("path", help="a file under MH_ARTIFACTS_DIR, e.g. "
+                         "artifacts/tables/sud_by_sex.csv")
+    lineage.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -55,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "run":
         return _run(args.extract, args.sex)
+    if args.command == "lineage":
+        from mh_assets.lineage import run as lineage
+
+        return lineage(args.path, as_json=args.json)
     return 2
 
 

@@ -60,7 +60,9 @@ def ensure_instance() -> dg.DagsterInstance:
     os.chmod(home, 0o700)
     config = home / "dagster.yaml"
     if not config.exists():
-        shutil.copyfile(PROJECT_ROOT / "deploy" / "dagster.yaml", config)
+        # PostgreSQL storage when its connection is configured (deploy/dagster-postgres.yaml)
+        template = "dagster-postgres.yaml" if os.environ.get("DAGSTER_PG_HOST") else "dagster.yaml"
+        shutil.copyfile(PROJECT_ROOT / "deploy" / template, config)
     return dg.DagsterInstance.get()
 
 
@@ -93,6 +95,9 @@ def materialize_all(
             raise_on_error=False,
         )
         run_ids.append(result.run_id)
+        from mh_assets.defs.run_provenance import write_run_provenance
+
+        write_run_provenance(instance, result.run_id)  # provenance/<run_id>.json, pass or fail
         if not result.success:
             failure = _first_failure(result)
             raise RuntimeError(f"Stage '{label}' failed (run {result.run_id}): {failure}")

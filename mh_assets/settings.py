@@ -62,6 +62,12 @@ class Settings:
     gpu_slots: int = 1
     executor: str = "multiprocess"  # or "k8s"
     seed: int = 42
+    # Operations (mh_assets.defs.automation): how often the new-extract sensor looks at
+    # the landing zone, when the daily checks run, and how long a refresh may take
+    # before the ``refresh_complete`` check turns from a warning into an error.
+    sensor_interval_seconds: int = 30
+    check_cron: str = "0 6 * * *"
+    refresh_grace_hours: float = 24.0
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -90,6 +96,13 @@ class Settings:
             gpu_slots=int(env.get("MH_GPU_SLOTS", base.gpu_slots)),
             executor=env.get("MH_EXECUTOR", base.executor),
             seed=int(env.get("MH_SEED", base.seed)),
+            sensor_interval_seconds=int(
+                env.get("MH_SENSOR_INTERVAL_SECONDS", base.sensor_interval_seconds)
+            ),
+            check_cron=env.get("MH_CHECK_CRON", base.check_cron) or base.check_cron,
+            refresh_grace_hours=float(
+                env.get("MH_REFRESH_GRACE_HOURS", base.refresh_grace_hours)
+            ),
         )
 
     def as_metadata(self) -> dict[str, str]:
@@ -108,6 +121,10 @@ class Settings:
 def _path(value: str | None, default: Path) -> Path:
     if not value:
         return default
+    if "://" in value and not value.startswith("file://"):  # object storage, e.g. s3://
+        from upath import UPath
+
+        return UPath(value)
     path = Path(value).expanduser()
     return path if path.is_absolute() else (Path.cwd() / path).resolve()
 

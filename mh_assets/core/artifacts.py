@@ -45,7 +45,20 @@ def sha256_dir(path: str | os.PathLike[str]) -> str:
 
 
 class ArtifactStore:
-    """Atomic, permission-aware file access below one root directory."""
+    """Atomic, permission-aware file access below one root directory.
+
+    A root that is an fsspec URL (``s3://bucket/prefix``) gives a
+    :class:`~mh_assets.core.object_store.MirroredArtifactStore`: the same API on a local
+    mirror, with completed writes uploaded.
+    """
+
+    def __new__(cls, root: str | os.PathLike[str], *args, **kwargs):
+        if cls is ArtifactStore:
+            from mh_assets.core.object_store import MirroredArtifactStore, is_remote
+
+            if is_remote(root):
+                return super().__new__(MirroredArtifactStore)
+        return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
@@ -67,9 +80,9 @@ class ArtifactStore:
                     break
 
     @contextlib.contextmanager
-    def atomic_file(self, relative: str) -> Iterator[Path]:
+    def atomic_file(self, relative: str, upload: bool = True) -> Iterator[Path]:
         """Yield a temporary path; on success rename it to ``relative``, else delete it."""
-        target = self.path(relative)
+        target = self.root / relative
         restricted = self.is_restricted(relative)
         self._ensure_parent(target, restricted)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -79,13 +92,15 @@ class ArtifactStore:
             yield tmp
             os.chmod(tmp, OWNER_FILE if restricted else 0o644)
             os.replace(tmp, target)
+            if upload:
+                self._published(relative, target)
         finally:
             tmp.unlink(missing_ok=True)
 
     @contextlib.contextmanager
-    def atomic_dir(self, relative: str) -> Iterator[Path]:
+    def atomic_dir(self, relative: str, upload: bool = True) -> Iterator[Path]:
         """Yield a temporary directory; on success it replaces ``relative`` whole."""
-        target = self.path(relative)
+        target = self.root / relative
         restricted = self.is_restricted(relative) or Path(relative).parts[:1] == ("models",)
         self._ensure_parent(target, restricted)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
@@ -99,9 +114,14 @@ class ArtifactStore:
                 os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
+            if upload:
+                self._published(relative, target)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def _published(self, relative: str, target: Path) -> None:
+        """Called after a completed write; a remote store uploads it (local: nothing)."""
 
     def write_parquet(self, relative: str, frame: pl.DataFrame) -> Path:
         with self.atomic_file(relative) as tmp:
