@@ -217,10 +217,11 @@ def build_datasets(
         return_tensors="pt",
         **encode,
     )
-    fixed = DataCollatorForLanguageModeling(
-        tokenizer, mlm_probability=config.mlm_probability, seed=config.seed
-    )
-    fixed.create_rng("pt")
+    # The held-out masking is fixed once, from its own seeded generator. (The collator's
+    # ``seed=`` refuses to seed outside the main process, and Dagster's multiprocess
+    # executor runs every step in a child process.)
+    fixed = DataCollatorForLanguageModeling(tokenizer, mlm_probability=config.mlm_probability)
+    fixed.generator = torch.Generator().manual_seed(config.seed)
     ids, labels = fixed.torch_mask_tokens(
         held_out["input_ids"].clone(), special_tokens_mask=held_out["special_tokens_mask"]
     )
