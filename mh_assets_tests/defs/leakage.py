@@ -26,6 +26,14 @@ def event_log_text(instance: dg.DagsterInstance) -> str:
     return "\n".join(chunks)
 
 
+def without_plotly_library(text: str) -> str:
+    """The text with the inlined plotly.js bundle removed: the library's own source
+    holds example dates (calendar epochs) that are nobody's birth date."""
+    from plotly.offline import get_plotlyjs
+
+    return text.replace(get_plotlyjs(), "")
+
+
 def patient_values(artifacts: Path) -> dict[str, set[str]]:
     """Values that identify one patient: ids, birth dates (as written and ISO)."""
     cohort = pl.read_parquet(artifacts / "restricted" / "cohort.parquet")

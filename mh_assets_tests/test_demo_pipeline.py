@@ -1,0 +1,145 @@
+"""The whole graph, both sexes, on a synthetic extract with the ``demo`` preset.
+
+One materialization (``mh-assets run``'s staged plan) is shared by every test here;
+it trains the demo transformer for both partitions, so the module is marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from mh_assets_tests.defs.conftest import make_platform, use_platform
+from mh_assets_tests.defs.leakage import (
+    event_log_text,
+    leaks,
+    patient_values,
+    without_plotly_library,
+)
+
+pytestmark = pytest.mark.slow
+
+PATIENTS = 1200
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from mh_assets.definitions import defs
+    from mh_assets.pipeline import materialize_all
+
+    root = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        platform = make_platform(root, patients=PATIENTS, seed=2025)
+        use_platform(monkeypatch, platform)
+        with dg.instance_for_test(temp_dir=str(platform.home)) as instance:
+            run_ids = materialize_all(defs, instance, log=lambda _m: None)
+            yield platform, instance, run_ids, defs
+
+
+def _latest(instance, asset, partition=None):
+    key = dg.AssetKey(asset)
+    if partition is None:
+        return instance.get_latest_materialization_event(key).asset_materialization
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+    return records[0].event_log_entry.asset_materialization
+
+
+def test_every_asset_is_materialized_for_every_partition(demo):
+    _, instance, run_ids, defs = demo
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        partitions = node.partitions_def.get_partition_keys() if node.partitions_def else [None]
+        for partition in partitions:
+            assert _latest(instance, key.to_user_string(), partition) is not None, (key, partition)
+    assert all(instance.get_run_by_id(r).is_success for r in run_ids)
+
+
+def test_training_losses_fall(demo):
+    _, instance, _, _ = demo
+    for sex in ("female", "male"):
+        mlm = _latest(instance, "mlm_checkpoint", sex).metadata
+        eval_losses = mlm["eval_loss_per_epoch"].value
+        assert len(eval_losses) >= 2 and eval_losses[-1] < eval_losses[0], eval_losses
+        contrastive = _latest(instance, "contrastive_checkpoint", sex).metadata
+        train = contrastive["train_loss_per_epoch"].value
+        assert len(train) >= 2 and train[-1] < train[0], train
+
+
+def test_embeddings_line_up_with_the_corpus(demo):
+    platform, _, _, _ = demo
+    for sex in ("female", "male"):
+        corpus = pl.read_parquet(platform.artifacts / f"restricted/corpus/{sex}.parquet")
+        embeddings = pl.read_parquet(platform.artifacts / f"restricted/embeddings/{sex}.parquet")
+        assert embeddings.get_column("patient_id").equals(corpus.get_column("patient_id"))
+        assert embeddings.get_column("embedding").dtype.inner == pl.Float32
+
+
+def _truth_vs(platform, sex: str, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    cohort = pl.read_parquet(platform.artifacts / "restricted/cohort.parquet")
+    truth = pl.read_parquet(platform.truth).select("record_number", "subtype")
+    labels = pl.read_parquet(labels_path).select("patient_id", "cluster")
+    joined = labels.join(cohort.select("patient_id", "record_number"), on="patient_id").join(
+        truth, on="record_number")
+    assert joined.height == labels.height
+    return joined.get_column("subtype").to_numpy(), joined.get_column("cluster").to_numpy()
+
+
+def test_planted_subtypes_are_recovered_by_the_baseline_and_the_transformer(demo):
+    """The multi-hot baseline sees the planted code sets directly, so it must recover
+    them (ARI >= 0.8, the issue's bar). The demo transformer is a 2-layer model trained
+    from scratch for a few epochs on ~590 texts per sex, with k chosen by the data; it
+    measured ARI 0.85 (female) and 0.88 (male) here. 0.6 leaves room for numerical
+    differences between CPUs while staying far above what clusters that follow the
+    number of codes per patient reach on this extract (ARI ~0.01, see
+    test_synthetic)."""
+    platform, _, _, _ = demo
+    clusters = platform.artifacts / "restricted/clusters"
+    for sex in ("female", "male"):
+        truth, baseline = _truth_vs(platform, sex,
+                                    clusters / sex / "baseline_multi_hot_categories.parquet")
+        assert adjusted_rand_score(truth, baseline) >= 0.8, sex
+        truth, transformer = _truth_vs(platform, sex, clusters / sex / "assignments.parquet")
+        assert adjusted_rand_score(truth, transformer) >= 0.6, sex
+
+
+def test_report_is_self_contained_and_shows_every_section(demo):
+    platform, _, _, _ = demo
+    html = (platform.artifacts / "report/index.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*https?:""", html)
+    assert "url(http" not in html
+    for heading in ("Supplementary tables", "Cohort descriptives", "Cluster maps", "Validity"):
+        assert heading in html
+    assert html.count("data:image/png;base64,") >= 10
+    extract = json.loads((platform.artifacts / "restricted/extract_info.json").read_text())
+    assert extract["sha256"] in html
+
+
+def test_no_patient_level_value_in_logs_metadata_or_published_files(demo):
+    platform, instance, _, _ = demo
+    values = patient_values(platform.artifacts)
+    assert leaks(event_log_text(instance), values) == {}
+    published = [p for sub in ("tables", "figures", "report", "provenance")
+                 for p in (platform.artifacts / sub).rglob("*") if p.is_file()]
+    assert published
+    for path in published:
+        text = without_plotly_library(path.read_bytes().decode("utf-8", errors="replace"))
+        assert leaks(text, values) == {}, path
+
+
+def test_published_tables_hold_no_small_counts(demo):
+    platform, _, _, _ = demo
+    for name in ("sud_by_sex.csv", "clusters.csv"):
+        table = pl.read_csv(platform.artifacts / "tables" / name, infer_schema=False)
+        for column in ("total", "male_n", "female_n", "size"):
+            if column in table.columns:
+                for value in table.get_column(column).to_list():
+                    assert not (value.isdigit() and 0 < int(value) < 10), (name, column, value)
