@@ -8,12 +8,11 @@ driven by Playwright; never ``playwright install``), saves screenshots under
 ``test-artifacts/``, then drops a second extract into the landing zone and checks the
 new-extract sensor refreshes once -- and that automation takes it from there.
 
-Selection: the ingest assets and ``descriptor_corpus[female]``. The GPU chain is left
-out: under ``dagster dev``'s multiprocess executor ``mlm_checkpoint`` currently fails
-(transformers' ``DataCollatorForLanguageModeling(seed=...)`` refuses to seed outside
-the main process), and training would dominate the runtime on 2 cores anyway. The
-automation sensor is paused while the user's run is made (it would otherwise start the
-per-sex chains) and resumed for the refresh.
+Selection: the ingest assets and the whole ``female`` chain -- corpus, the three GPU
+assets (each step a child process under ``dagster dev``'s multiprocess executor) and
+the clusters. The cross-sex publish assets need both sexes and are left to the
+demo-pipeline test. The automation sensor is paused while the user's run is made (it
+would otherwise start the per-sex chains) and resumed for the refresh.
 """
 
 from __future__ import annotations
@@ -38,7 +37,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-dev-shm-usage"]
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts"
 USER_SELECTION = ["registry_extract", "icd_descriptors", "cohort", "excluded_records",
-                  "descriptor_corpus"]
+                  "descriptor_corpus", "mlm_checkpoint", "contrastive_checkpoint",
+                  "patient_embeddings", "k_selection", "cluster_assignments",
+                  "cluster_stability", "cluster_profiles", "baseline_clusters"]
 SENSOR_INTERVAL = 5
 
 
@@ -130,6 +131,8 @@ def test_a_user_materializes_in_the_ui_and_a_new_extract_refreshes_once(server):
     )
     assert dev.wait_for_run(run_id, timeout=420) == "SUCCESS"
     assert (platform.artifacts / "restricted" / "corpus" / "female.parquet").exists()
+    assert (platform.artifacts / "models" / "female" / "contrastive" / "model.safetensors").exists()
+    assert (platform.artifacts / "restricted/clusters/female/assignments.parquet").exists()
     assert not (platform.artifacts / "restricted" / "corpus" / "male.parquet").exists()
 
     texts = _browse(dev.url)
