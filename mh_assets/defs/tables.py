@@ -83,6 +83,10 @@ def cohort_descriptives(
         published["statistics"], DESCRIPTIVES_STEM, store,
         title="Cohort descriptives: tests by sex", min_cell=settings.min_cell,
     )
+    meta["dagster/column_lineage"] = _lineage(
+        ["statistic", "p_value", "n_female", "n_male"],
+        [SEX, "DaysOfStay", "APRCost", "Year", "APRSeverityLevel", "PrincipalDiagnosis"],
+    )
     extra = [f"tables/descriptives_{name}.csv" for name in published if name != "statistics"]
     for name, path in zip([n for n in published if n != "statistics"], extra, strict=True):
         with store.atomic_file(path) as tmp:

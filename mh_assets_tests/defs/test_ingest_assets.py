@@ -153,3 +153,19 @@ def test_leak_probe_finds_a_planted_birth_date(platform, instance):
     planted = next(iter(values["birth_date_iso"]))
     assert "birth_date_iso" in leaks(f"log line with {planted} in it", values)
     assert "code_next_to_date" in leaks("F12.10 admitted 2019-04-02", values)
+
+
+def test_table_assets_carry_column_lineage_schema_and_row_count(platform, instance):
+    assert _materialize(instance, INGEST + ["sud_by_sex_table", "cohort_descriptives"]).success
+    for asset in ("sud_by_sex_table", "cohort_descriptives"):
+        meta = instance.get_latest_materialization_event(
+            dg.AssetKey(asset)).asset_materialization.metadata
+        lineage = meta["dagster/column_lineage"].value
+        deps = {dep.asset_key.to_user_string() for column_deps in
+                lineage.deps_by_column.values() for dep in column_deps}
+        assert deps == {"cohort"}, asset
+        assert "p_value" in lineage.deps_by_column
+        assert meta["dagster/row_count"].value > 0
+        assert meta["dagster/column_schema"].value.columns
+        assert "preview" in meta and any(k.startswith("figure/") for k in meta) == (
+            asset == "cohort_descriptives")
