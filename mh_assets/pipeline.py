@@ -90,7 +90,7 @@ def materialize_all(
             partition_key=stage.partition_key,
             instance=instance,
             resources=defs.resources,
-            run_config=config if "registry_extract" in {k.path[-1] for k in stage.keys} else {},
+            run_config=_stage_config(config, stage),
             tags={"mh-assets/stage": stage.name},
             raise_on_error=False,
         )
@@ -102,6 +102,18 @@ def materialize_all(
             failure = _first_failure(result)
             raise RuntimeError(f"Stage '{label}' failed (run {result.run_id}): {failure}")
     return run_ids
+
+
+# The console shows progress (INFO) rather than every engine event; the UI keeps all.
+CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def _stage_config(config: dict, stage: Stage) -> dict:
+    """The run config for one stage: op config only for the ops the stage runs."""
+    names = {key.path[-1] for key in stage.keys}
+    ops = {name: value for name, value in config.get("ops", {}).items() if name in names}
+    return {**CONSOLE, **{k: v for k, v in config.items() if k != "ops"},
+            **({"ops": ops} if ops else {})}
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:

@@ -169,3 +169,15 @@ def test_table_assets_carry_column_lineage_schema_and_row_count(platform, instan
         assert meta["dagster/column_schema"].value.columns
         assert "preview" in meta and any(k.startswith("figure/") for k in meta) == (
             asset == "cohort_descriptives")
+
+
+def test_stage_config_passes_op_config_only_to_the_stage_that_runs_the_op():
+    from mh_assets.pipeline import _stage_config
+
+    stages = plan_stages(defs)
+    config = {"ops": {"registry_extract": {"config": {"extract": "x.csv"}}}}
+    ingest = _stage_config(config, stages[0])
+    later = _stage_config(config, stages[1])
+    assert ingest["ops"] == config["ops"]
+    assert "ops" not in later
+    assert ingest["loggers"]["console"]["config"]["log_level"] == "INFO"
