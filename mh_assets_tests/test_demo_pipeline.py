@@ -143,3 +143,22 @@ def test_published_tables_hold_no_small_counts(demo):
             if column in table.columns:
                 for value in table.get_column(column).to_list():
                     assert not (value.isdigit() and 0 < int(value) < 10), (name, column, value)
+
+
+def test_cluster_assets_show_their_checks_and_validity_in_metadata(demo):
+    _, instance, _, _ = demo
+    for sex in ("female", "male"):
+        k_meta = _latest(instance, "k_selection", sex).metadata
+        assert k_meta["curves"].value.startswith("![k selection")
+        assignments = _latest(instance, "cluster_assignments", sex).metadata
+        assert "cluster_sizes" in assignments and "confounder_audit" in assignments
+        assert "sizes" not in assignments  # unsuppressed sizes stay out of metadata
+        profiles = _latest(instance, "cluster_profiles", sex).metadata
+        assert "c_df_ipf" in profiles["top_codes"].value
+        baselines = _latest(instance, "baseline_clusters", sex).metadata
+        assert "multi-hot categories" in baselines["preview"].value
+    for asset, check in (("cluster_assignments", "confounder_audit"),
+                         ("cluster_stability", "clusters_stable")):
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey(asset), check), limit=10)
+        assert len(history) == 2, (asset, check)  # one evaluation per sex

@@ -221,20 +221,18 @@ def cluster_profiles(
     cfg = config.cluster_config(settings.seed)
     labels, names = load_assignments(platform, sex)
     profiles = profile_clusters(store.read_parquet(corpus_path(sex)), labels, names, cfg)
-    base = cluster_dir(sex)
-    store.write_parquet(f"{base}/profile_codes.parquet", profiles.codes)
-    store.write_parquet(f"{base}/profile_terms.parquet", profiles.terms)
-    store.write_parquet(f"{base}/profile_summary.parquet", profiles.summary)
-    store.write_parquet(f"{base}/profile_histogram.parquet", profiles.histogram)
-    top = profiles.top_codes.filter(pl.col("rank") <= 3)
+    parts = {"codes": profiles.codes, "terms": profiles.terms, "summary": profiles.summary,
+             "histogram": profiles.histogram}
+    paths = [f"{cluster_dir(sex)}/profile_{part}.parquet" for part in parts]
+    for path, frame in zip(paths, parts.values(), strict=True):
+        store.write_parquet(path, frame)
+    top = profiles.top_codes.filter(pl.col("rank") <= 3).select(
+        "cluster_label", "rank", "code_display", "descriptor", "c_df_ipf", "lift")
     return dg.MaterializeResult(
         metadata={
             "clusters": len(names),
-            "top_codes": dg.MetadataValue.md(_md(top.select(
-                [c for c in ("cluster_label", "rank", "code", "descriptor", "cdf_ipf", "lift")
-                 if c in top.columns]))),
-            **artifacts_metadata(*(f"{base}/profile_{part}.parquet"
-                                   for part in ("codes", "terms", "summary", "histogram"))),
+            "top_codes": dg.MetadataValue.md(_md(top)),
+            **artifacts_metadata(*paths),
             **provenance_metadata(context, settings),
         }
     )
