@@ -199,6 +199,7 @@ def top_principal_bars(top: pl.DataFrame, min_cell: int = 10) -> RenderedFigure:
         ax.set_yticks(np.arange(len(rows)), labels, fontsize=7)
         ax.set_title(sex)
         ax.set_xlabel("% of the sex's admissions")
+    mfig.subplots_adjust(wspace=0.9)  # room for the right panel's long y labels
     _layout(pfig, title, note)
     return render(name, title, pfig, mfig)
 
