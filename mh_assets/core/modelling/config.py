@@ -142,20 +142,21 @@ class TrainingConfig:
 
 
 _PRESET_FIELDS: dict[str, dict[str, Any]] = {
-    # Small enough for ~2,500 patients per sex in under a minute on 2 CPU cores.
+    # Small enough for ~2,500 patients per sex in about a minute of one CPU core.
     # One torch thread: a model this small gains little from a second one, and on a
     # busy 2-core machine two threads spin-waiting for each other ran 9x slower
     # (measured: 335 s against 39 s for the whole chain on 2,500 patients).
     #
     # Contrastive batches of 8 (the study's size) at lr 1e-3: on small partitions
     # the encoder was short of optimizer *updates*, not of data. At batch 32 and lr
-    # 2e-4, ~590 patients/sex gave 19 steps an epoch, and K-Means at the planted k=5
-    # reached ARI 0.19-0.25 (silhouette chose k=2, ARI 0.05). Batch 8 gives 4x the
-    # steps for the same compute and a larger rate makes each count: ARI 0.82-0.95
-    # over 3 seeds and both sexes, k chosen 4-5, ~20 s CPU per sex; at ~2,450/sex
-    # ARI 0.96 (was 0.93) in the same time. More epochs at batch 32 reached the
-    # same ARI only at 2x the time (measured), so epochs stay at the defaults. The
-    # loss (symmetric NT-Xent, temperature 0.05) is the study's.
+    # 2e-4, ~590 patients/sex made 19 steps an epoch, and K-Means at the planted k=5
+    # reached ARI 0.19-0.25 (the silhouette chose k=2, ARI 0.05). Batch 8 makes 4x
+    # the steps for the same compute and the larger rate makes each count: ARI
+    # 0.82-0.95 over 3 seeds and both sexes, k chosen 4-5, ~20 s CPU per sex. At
+    # ~2,450/sex ARI 0.96 (female) and 0.86-0.90 (male), was 0.93 and 0.86, in the
+    # same ~65 s. Measured alternatives: 4-6 epochs at batch 32 reach the same ARI
+    # in 1.5-2x the time; lr 2e-3 is worse (0.69-0.85); smaller MLM batches do not
+    # help. Epochs and the loss (symmetric NT-Xent, temperature 0.05) are unchanged.
     "demo": dict(torch_threads=1, contrastive_batch_size=8, contrastive_lr=1e-3),
     # all-MiniLM-L6-v2 (6 layers, hidden 384) from the PyPI package. One epoch per
     # stage: on 2 CPU cores about 400 training tokens/s, some 10 minutes per sex for
