@@ -56,21 +56,36 @@ def git_commit() -> str:
         return "unknown"
 
 
+def latest_materialization(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None
+) -> dg.EventLogEntry | None:
+    """The latest materialization of ``key`` -- of that partition when one is given."""
+    if partition is None:
+        return instance.get_latest_materialization_event(key)
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0].event_log_entry if records else None
+
+
 def input_data_versions(
     context: dg.AssetExecutionContext, keys: list[dg.AssetKey] | None = None
 ) -> dict[str, str]:
-    """Latest data version of each upstream asset (per partition where it has them)."""
+    """Latest data version of each upstream asset: of the same sex partition for a
+    partitioned upstream (male's corpus never stands in for female's), else the latest."""
     keys = keys if keys is not None else sorted(
         {key for assets_key in context.selected_asset_keys
          for key in context.assets_def.asset_deps.get(assets_key, set())}
     )
+    partition = context.partition_key if context.has_partition_key else None
     out: dict[str, str] = {}
     for key in keys:
-        record = context.instance.get_latest_materialization_event(key)
-        if record is None or record.asset_materialization is None:
+        entry = latest_materialization(context.instance, key, partition) if partition else None
+        entry = entry or context.instance.get_latest_materialization_event(key)
+        if entry is None or entry.asset_materialization is None:
             out[key.to_user_string()] = "never materialized"
             continue
-        tags = record.asset_materialization.tags or {}
+        tags = entry.asset_materialization.tags or {}
         out[key.to_user_string()] = tags.get("dagster/data_version", "unknown")
     return out
 

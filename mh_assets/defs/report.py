@@ -19,6 +19,7 @@ from mh_assets.defs.ingest import EXTRACT_INFO
 from mh_assets.defs.provenance import (
     artifacts_metadata,
     git_commit,
+    latest_materialization,
     library_versions,
     provenance_metadata,
 )
@@ -49,23 +50,13 @@ def _flow(store: ArtifactStore, min_cell: int) -> pl.DataFrame:
                     min_cell=min_cell)
 
 
-def _latest(instance: dg.DagsterInstance, asset: str, partition: str | None = None):
-    key = dg.AssetKey(asset)
-    if partition is None:
-        return instance.get_latest_materialization_event(key)
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-    ).records
-    return records[0].event_log_entry if records else None
-
-
 def _provenance(context: dg.AssetExecutionContext, platform: PlatformResource) -> dict:
     settings, store = platform.settings, platform.store
     extract = json.loads(store.path(EXTRACT_INFO).read_text())
     checkpoints, runs = {}, {}
     for asset in CHECKPOINT_ASSETS:
         for sex in SEXES:
-            entry = _latest(context.instance, asset, sex)
+            entry = latest_materialization(context.instance, dg.AssetKey(asset), sex)
             if entry is None:
                 continue
             meta = entry.asset_materialization.metadata
@@ -73,7 +64,7 @@ def _provenance(context: dg.AssetExecutionContext, platform: PlatformResource) -
             checkpoints[f"{asset}[{sex}]"] = getattr(digest, "value", digest)
             runs[f"{asset}[{sex}]"] = entry.run_id
     for asset in ("registry_extract", "cohort", "sud_by_sex_table", "cluster_table"):
-        entry = _latest(context.instance, asset)
+        entry = latest_materialization(context.instance, dg.AssetKey(asset))
         if entry is not None:
             runs[asset] = entry.run_id
     runs["study_report"] = context.run.run_id

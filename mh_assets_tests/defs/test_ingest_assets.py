@@ -181,3 +181,31 @@ def test_stage_config_passes_op_config_only_to_the_stage_that_runs_the_op():
     assert ingest["ops"] == config["ops"]
     assert "ops" not in later
     assert ingest["loggers"]["console"]["config"]["log_level"] == "INFO"
+
+
+def test_input_data_versions_name_the_same_sex_partition_of_the_upstream(platform, instance):
+    from mh_assets.defs.provenance import latest_materialization
+
+    assert _materialize(instance, INGEST).success
+    for sex in ("female", "male"):
+        assert _materialize(instance, ["descriptor_corpus"], partition_key=sex).success
+    # female's checks read female's corpus even though male's was materialized last
+    result = _materialize(instance, ["descriptor_corpus"], partition_key="female",
+                          run_config={})
+    assert result.success
+    corpus = dg.AssetKey("descriptor_corpus")
+    female = latest_materialization(instance, corpus, "female").asset_materialization
+    male = latest_materialization(instance, corpus, "male").asset_materialization
+    assert female.partition == "female" and male.partition == "male"
+
+    from mh_assets.defs import provenance
+
+    class Context:  # the parts of an execution context input_data_versions reads
+        def __init__(self, partition):
+            self.instance, self.partition_key, self.has_partition_key = (
+                instance, partition, True)
+
+    versions = provenance.input_data_versions(Context("male"), [corpus])
+    assert versions["descriptor_corpus"] == male.tags["dagster/data_version"]
+    versions = provenance.input_data_versions(Context("female"), [corpus])
+    assert versions["descriptor_corpus"] == female.tags["dagster/data_version"]
