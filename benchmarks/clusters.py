@@ -35,6 +35,7 @@ import time
 import numpy as np
 import polars as pl
 import psutil
+from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_info
 
 from mh_assets.core import schema
@@ -46,7 +47,6 @@ from mh_assets.core.clustering import (
     profile_clusters,
     select_k,
 )
-from sklearn.metrics import adjusted_rand_score
 
 
 def mixture(n: int, d: int, k: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -36,9 +36,7 @@ import torch
 from transformers import AutoModelForMaskedLM, DebertaV2ForMaskedLM, TrainerCallback
 
 from mh_assets.core import schema
-from mh_assets.core.modelling import preset_config
-from mh_assets.core.modelling import runtime
-from mh_assets.core.modelling.summary import describe_device, library_versions
+from mh_assets.core.modelling import preset_config, runtime
 from mh_assets.core.modelling.augment import make_views
 from mh_assets.core.modelling.backbone import deberta_config, paper_architecture
 from mh_assets.core.modelling.config import TrainingConfig
@@ -46,6 +44,7 @@ from mh_assets.core.modelling.contrastive import EpochViews, PairCollator, Patie
 from mh_assets.core.modelling.device import choose_device
 from mh_assets.core.modelling.embed import encode
 from mh_assets.core.modelling.mlm import MaskOrPad, build_datasets
+from mh_assets.core.modelling.summary import describe_device, library_versions
 from mh_assets.core.modelling.tokenizer import load_tokenizer, train_domain_tokenizer
 from mh_assets.core.modelling.toy_corpus import toy_corpus
 from mh_assets.core.modelling.weights import minilm_dir

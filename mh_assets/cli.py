@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from mh_assets.settings import PRESETS, Settings
@@ -53,18 +54,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if getattr(args, "preset", None):
-        os.environ["MH_PRESET"] = args.preset
     if args.command == "synth":
         return _synth(args)
+    settings = Settings.from_env()  # read once; everything below is given this object
+    if getattr(args, "preset", None):
+        settings = replace(settings, preset=args.preset)
     if args.command == "demo":
-        return _demo(args)
+        return _demo(args, settings)
     if args.command == "run":
-        return _run(args.extract, args.sex)
+        return _run(settings, args.extract, args.sex)
     if args.command == "lineage":
-        from mh_assets.lineage import run as lineage
+        from mh_assets.definitions import build_defs
+        from mh_assets.ops.lineage import run as lineage
+        from mh_assets.ops.runner import ensure_instance
 
-        return lineage(args.path, as_json=args.json)
+        return lineage(args.path, build_defs(settings), ensure_instance(),
+                       settings.artifacts_dir, as_json=args.json)
     return 2
 
 
@@ -80,25 +85,26 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from mh_assets.core.registry import find_extracts
     from mh_assets.core.synthetic import SyntheticSpec, write_synthetic_extract
 
-    settings = Settings.from_env()
     settings.extracts_dir.mkdir(parents=True, exist_ok=True)
     if not find_extracts(settings.extracts_dir):
         result = write_synthetic_extract(
             SyntheticSpec(patients=args.patients, seed=DEMO_SEED), settings.extracts_dir
         )
         print(f"Landing zone was empty: wrote a synthetic extract {result.extract_path.name}")
-    return _run(None, None)
+    return _run(settings, None, None)
 
 
-def _run(extract: Path | None, sexes: list[str] | None) -> int:
-    from mh_assets.pipeline import ensure_instance, materialize_all
+def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> int:
+    from mh_assets.core import layout
+    from mh_assets.definitions import build_defs
+    from mh_assets.ops.runner import ensure_instance, materialize_all
 
     instance = ensure_instance()
-    from mh_assets.definitions import defs, settings  # after MH_PRESET is set
+    defs = build_defs(settings)
 
     started = time.perf_counter()
     print(f"Preset {settings.preset}; extracts {settings.extracts_dir}; "
@@ -113,7 +119,7 @@ def _run(extract: Path | None, sexes: list[str] | None) -> int:
         return 1
     print(f"\nDone in {time.perf_counter() - started:.0f} s ({len(run_ids)} runs).")
     print(f"Outputs:  {settings.artifacts_dir}  (restricted/ holds patient-level data)")
-    report = settings.artifacts_dir / "report" / "index.html"
+    report = settings.artifacts_dir / layout.REPORT
     if report.exists():
         print(f"Report:   {report}")
     print("UI:       make ui   (or: dagster dev -w workspace.yaml -h 127.0.0.1), "

@@ -1,45 +1,44 @@
-"""The one ``Definitions`` object of the code location (``dagster dev -w workspace.yaml``)."""
+"""The code location: one ``Definitions`` object, built from one ``Settings`` object.
+
+``dagster dev -w workspace.yaml``, ``dg check defs`` / ``dg dev`` and the UI's run
+workers load :func:`defs`, which reads the environment once, when Dagster loads the
+code location (never at import); ``mh-assets run`` and the tests call
+:func:`build_defs` with the settings they hold.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from mh_assets.defs import (
+    automation,
     cluster_outputs,
     clusters,
     cohort,
+    cohort_tables,
     corpus,
     ingest,
     report,
-    tables,
+    schedules,
+    sensors,
     training,
 )
-from mh_assets.defs.automation import (
-    daily_checks_schedule,
-    new_extract_sensor,
-    refresh_automation,
-    refresh_complete,
-    with_refresh_conditions,
-)
 from mh_assets.defs.executor import build_executor
-from mh_assets.defs.run_provenance import run_provenance_sensor
-from mh_assets.defs.resources import PlatformResource
+from mh_assets.defs.resources import Platform
 from mh_assets.settings import Settings
 
-settings = Settings.from_env()
 
-defs = dg.Definitions(
+def build_defs(settings: Settings) -> dg.Definitions:
+    """Every asset, check, sensor, schedule and the executor, for these settings."""
     # every asset but the sensor's roots refreshes by automation (see defs/automation.py)
-    assets=with_refresh_conditions([
+    assets = automation.with_refresh_conditions([
         ingest.registry_extract,
         cohort.cohort_selection,
         corpus.icd_descriptors,
         corpus.descriptor_corpus,
-        training.mlm_checkpoint,
-        training.contrastive_checkpoint,
-        training.patient_embeddings,
-        tables.sud_by_sex_table,
-        tables.cohort_descriptives,
+        *training.training_assets(settings),
+        cohort_tables.sud_by_sex_table,
+        cohort_tables.cohort_descriptives,
         clusters.k_selection,
         clusters.cluster_assignments,
         clusters.cluster_stability,
@@ -49,10 +48,27 @@ defs = dg.Definitions(
         cluster_outputs.cluster_pairs,
         cluster_outputs.cluster_maps,
         report.study_report,
-    ]),
-    asset_checks=[ingest.extract_schema, refresh_complete],
-    sensors=[new_extract_sensor, refresh_automation, run_provenance_sensor],
-    schedules=[daily_checks_schedule([ingest.extract_schema, refresh_complete])],
-    resources={"platform": PlatformResource()},
-    executor=build_executor(settings),
-)
+    ])
+    resources = {"platform": Platform(settings)}
+    # refresh_complete looks at the whole graph, whatever selection a run holds
+    graph = dg.Definitions(assets=assets, resources=resources).resolve_asset_graph()
+    refresh_complete = schedules.refresh_complete(settings, graph)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=[ingest.extract_schema, refresh_complete],
+        sensors=[
+            sensors.new_extract_sensor(settings),
+            automation.refresh_automation(settings),
+            sensors.run_provenance_sensor(settings),
+        ],
+        schedules=[schedules.daily_checks_schedule(
+            settings, [ingest.extract_schema, refresh_complete])],
+        resources=resources,
+        executor=build_executor(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location as Dagster loads it: settings from the environment."""
+    return build_defs(Settings.from_env())

@@ -1,8 +1,12 @@
 """One typed settings object for the whole platform.
 
-Values come from the environment (the contract in ``shared/design.md``) with the
-study's defaults; Dagster run config can override the per-stage parts (see
-``mh_assets.defs.config``). Nothing here imports Dagster or torch.
+Values come from the environment (the contract in the README's Settings table) with
+the study's defaults. :func:`Settings.from_env` is called once, where a program starts
+(``mh_assets.definitions.defs`` for the code location, ``mh-assets`` for the command
+line), and the object is passed down; nothing reads the environment at import.
+Dagster run config overrides the per-stage parts (``TrainingRunConfig`` in
+``mh_assets.defs.training``, ``ClusterRunConfig`` in ``mh_assets.defs.clusters``).
+Nothing here imports Dagster or torch.
 """
 
 from __future__ import annotations
@@ -10,42 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PRESETS = ("demo", "minilm", "paper")
-
-
-@dataclass(frozen=True)
-class CohortRules:
-    """The study's cohort selection; every rule is a setting.
-
-    Defaults follow Corpas et al. (2025): admissions up to 15 March 2020, sex coded
-    1 (male) or 2 (female), and a mental-health principal diagnosis (ICD-10 chapter F).
-    The age window and the F10-F19 requirement are off by default because the
-    registry request that produced the extract already applied them.
-    """
-
-    admission_end: datetime = datetime(2020, 3, 15, 23, 59)
-    admission_start: datetime | None = None
-    principal_chapter: str = "F"
-    age_min: int | None = None
-    age_max: int | None = None
-    require_sud_code: bool = False
-    sud_blocks: tuple[str, ...] = tuple(f"F1{i}" for i in range(10))
-    # Implausible values are flagged and counted; excluding them is a choice.
-    exclude_implausible: bool = False
-    # An admission more than this many years before the discharge year is implausible.
-    max_years_before_discharge: int = 2
-
-
-@dataclass(frozen=True)
-class CoverageThresholds:
-    """Minimum share of code occurrences that must find a descriptor."""
-
-    exact: float = 0.99
-    with_ancestors: float = 0.999
+from mh_assets.core.cohort import CohortRules
+from mh_assets.core.corpus import CoverageThresholds
+from mh_assets.core.environment import PROJECT_ROOT
+from mh_assets.core.modelling.config import PRESETS
 
 
 @dataclass(frozen=True)
@@ -62,7 +36,7 @@ class Settings:
     gpu_slots: int = 1
     executor: str = "multiprocess"  # or "k8s"
     seed: int = 42
-    # Operations (mh_assets.defs.automation): how often the new-extract sensor looks at
+    # Operations (mh_assets.defs.automation and .sensors): how often the new-extract sensor looks at
     # the landing zone, when the daily checks run, and how long a refresh may take
     # before the ``refresh_complete`` check turns from a warning into an error.
     sensor_interval_seconds: int = 30

@@ -16,13 +16,13 @@ import polars as pl
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from mh_assets_tests.defs.conftest import make_platform, use_platform
-from mh_assets_tests.defs.leakage import (
+from mh_assets_tests.support.leakage import (
     event_log_text,
     leaks,
     patient_values,
     without_plotly_library,
 )
+from mh_assets_tests.support.platform import make_platform, use_platform
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +31,15 @@ PATIENTS = 1200
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from mh_assets.definitions import defs
-    from mh_assets.pipeline import materialize_all
+    from mh_assets.ops.runner import materialize_all
+    from mh_assets_tests.support.platform import load_defs
 
     root = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as monkeypatch:
         platform = make_platform(root, patients=PATIENTS, seed=2025)
         use_platform(monkeypatch, platform)
         with dg.instance_for_test(temp_dir=str(platform.home)) as instance:
+            defs = load_defs()
             run_ids = materialize_all(defs, instance, log=lambda _m: None)
             yield platform, instance, run_ids, defs
 

@@ -22,7 +22,7 @@ from datetime import date, datetime
 import numpy as np
 import polars as pl
 
-from mh_assets.core.registry_columns import reason_lists
+from mh_assets.core.registry.values import reason_lists
 from mh_assets.core.schema import (
     AGE,
     DIAGNOSIS_COLUMNS,
@@ -34,10 +34,32 @@ from mh_assets.core.schema import (
     ROW_ISSUES,
     SEX,
 )
-from mh_assets.settings import CohortRules
 
 ADULT_AGE = 18
 _HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), np.uint8).reshape(256, 2)
+
+
+@dataclass(frozen=True)
+class CohortRules:
+    """The study's cohort selection; every rule is a setting.
+
+    Defaults follow Corpas et al. (2025): admissions up to 15 March 2020, sex coded
+    1 (male) or 2 (female), and a mental-health principal diagnosis (ICD-10 chapter F).
+    The age window and the F10-F19 requirement are off by default because the
+    registry request that produced the extract already applied them.
+    """
+
+    admission_end: datetime = datetime(2020, 3, 15, 23, 59)
+    admission_start: datetime | None = None
+    principal_chapter: str = "F"
+    age_min: int | None = None
+    age_max: int | None = None
+    require_sud_code: bool = False
+    sud_blocks: tuple[str, ...] = tuple(f"F1{i}" for i in range(10))
+    # Implausible values are flagged and counted; excluding them is a choice.
+    exclude_implausible: bool = False
+    # An admission more than this many years before the discharge year is implausible.
+    max_years_before_discharge: int = 2
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,14 @@ def build_corpus(cohort: pl.DataFrame, table: DescriptorTable, sex: str) -> pl.D
 
 
 @dataclass(frozen=True)
+class CoverageThresholds:
+    """Minimum share of code occurrences that must find a descriptor."""
+
+    exact: float = 0.99
+    with_ancestors: float = 0.999
+
+
+@dataclass(frozen=True)
 class CoverageReport:
     """How many code occurrences found a descriptor, and how.
 

@@ -13,15 +13,22 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
+from mh_assets.core import layout
 from mh_assets.core.clustering.config import ClusterConfig
-from mh_assets.core.schema import CLUSTER, EMBEDDING
-from mh_assets.core.suppression import ColumnMargin, suppress
-from mh_assets.defs.corpus import corpus_path
+from mh_assets.core.clustering.io import read_assignments, read_embeddings
+from mh_assets.core.publish.suppression import ColumnMargin, mask_count, suppress
+from mh_assets.core.schema import CLUSTER, PATIENT_ID
+from mh_assets.defs.metadata import (
+    artifacts_metadata,
+    combine,
+    md_table,
+    png_markdown,
+    provenance_metadata,
+    table_metadata,
+    write_csv,
+)
 from mh_assets.defs.partitions import sex_partitions
-from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
-from mh_assets.defs.publishing import combine, png_markdown, table_metadata
-from mh_assets.defs.resources import PlatformResource
-from mh_assets.defs.training import embeddings_path
+from mh_assets.defs.resources import PlatformParam
 
 
 class ClusterRunConfig(dg.Config):
@@ -40,28 +47,6 @@ class ClusterRunConfig(dg.Config):
         return replace(ClusterConfig(seed=seed), **overrides)
 
 
-def cluster_dir(sex: str) -> str:
-    return f"restricted/clusters/{sex}"
-
-
-def load_embeddings(platform: PlatformResource, sex: str) -> np.ndarray:
-    frame = platform.store.read_parquet(embeddings_path(sex))
-    return frame.get_column(EMBEDDING).to_numpy().astype(np.float32, copy=False)
-
-
-def load_assignments(platform: PlatformResource, sex: str) -> tuple[np.ndarray, list[str]]:
-    """Cluster numbers (0 = largest) and the cluster names, e.g. ``["F1", "F2"]``."""
-    store = platform.store
-    labels = store.read_parquet(f"{cluster_dir(sex)}/assignments.parquet").get_column(CLUSTER)
-    names = json.loads(store.path(f"{cluster_dir(sex)}/names.json").read_text())
-    return labels.to_numpy(), names
-
-
-def _write_csv(platform: PlatformResource, relative: str, frame: pl.DataFrame) -> None:
-    with platform.store.atomic_file(relative) as tmp:
-        frame.write_csv(tmp)
-
-
 def _clusters_asset(**kwargs: Any):
     return dg.asset(partitions_def=sex_partitions, group_name="clusters",
                     kinds={"scikitlearn"}, **kwargs)
@@ -75,21 +60,21 @@ def _clusters_asset(**kwargs: Any):
     "Calinski-Harabasz and Davies-Bouldin. tables/k_selection_<sex>.csv, figures/.",
 )
 def k_selection(
-    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.clustering import plots, select_k
 
-    settings, sex = platform.settings, context.partition_key
+    settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = config.cluster_config(settings.seed)
-    selection = select_k(load_embeddings(platform, sex), cfg)
-    store = platform.store
-    stem = f"tables/k_selection_{sex}"
-    _write_csv(platform, f"{stem}.csv", selection.table)
-    store.write_text(f"{cluster_dir(sex)}/k_selection.json",
+    selection = select_k(read_embeddings(store, sex), cfg)
+    stem = layout.table_stem(f"k_selection_{sex}")
+    write_csv(store, f"{stem}.csv", selection.table)
+    store.write_text(layout.k_choice(sex),
                      json.dumps({"chosen_k": selection.chosen_k, "rule": selection.rule}))
     png = plots.k_selection_png(selection, sex)
-    store.write_bytes(f"figures/k_selection_{sex}.png", png)
-    store.write_text(f"figures/k_selection_{sex}.html", plots.k_selection_html(selection, sex))
+    store.write_bytes(layout.figure(f"k_selection_{sex}", ".png"), png)
+    store.write_text(layout.figure(f"k_selection_{sex}", ".html"),
+                     plots.k_selection_html(selection, sex))
     if selection.at_edge:
         context.log.warning(
             f"{sex}: chosen k={selection.chosen_k} sits at the edge of {cfg.min_k}..{cfg.max_k}; "
@@ -100,8 +85,8 @@ def k_selection(
         selection.as_metadata(),
         table_metadata(selection.table, stem, store),
         {"curves": png_markdown(png, f"k selection ({sex})")},
-        artifacts_metadata(f"{cluster_dir(sex)}/k_selection.json",
-                           f"figures/k_selection_{sex}.png", f"figures/k_selection_{sex}.html"),
+        artifacts_metadata(layout.k_choice(sex), layout.figure(f"k_selection_{sex}", ".png"),
+                           layout.figure(f"k_selection_{sex}", ".html")),
         provenance_metadata(context, settings),
     ))
 
@@ -122,31 +107,31 @@ def k_selection(
     ],
 )
 def cluster_assignments(
-    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ):
     from mh_assets.core.clustering import assignments, confounder_audit, fit_clusters
 
     settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = config.cluster_config(settings.seed)
-    chosen = json.loads(store.path(f"{cluster_dir(sex)}/k_selection.json").read_text())
+    chosen = json.loads(store.path(layout.k_choice(sex)).read_text())
     k = cfg.k or chosen["chosen_k"]
-    corpus = store.read_parquet(corpus_path(sex))
-    fit = fit_clusters(load_embeddings(platform, sex), k, sex, cfg)
-    store.write_parquet(f"{cluster_dir(sex)}/assignments.parquet",
-                        assignments(corpus.get_column("patient_id"), fit))
-    store.write_text(f"{cluster_dir(sex)}/names.json", json.dumps(fit.names))
+    corpus = store.read_parquet(layout.corpus(sex))
+    fit = fit_clusters(read_embeddings(store, sex), k, sex, cfg)
+    store.write_parquet(layout.assignments(sex), assignments(corpus.get_column(PATIENT_ID), fit))
+    store.write_text(layout.cluster_names(sex), json.dumps(fit.names))
     audit = confounder_audit(corpus, fit.labels, cfg)
-    _write_csv(platform, f"tables/confounder_audit_{sex}.csv", audit.table)
+    write_csv(store, layout.table(f"confounder_audit_{sex}"), audit.table)
     context.log.info(f"{sex}: {k} clusters; AMI(cluster, n_codes) audit warn={audit.warn}")
     yield dg.MaterializeResult(
         metadata={
             **{k: v for k, v in fit.as_metadata().items() if k != "sizes"},  # unsuppressed
-            "cluster_sizes": dg.MetadataValue.json(_masked_sizes(fit.names, fit.sizes,
-                                                                 settings.min_cell)),
-            "confounder_audit": dg.MetadataValue.md(_md(audit.table)),
-            **artifacts_metadata(f"{cluster_dir(sex)}/assignments.parquet",
-                                 f"{cluster_dir(sex)}/names.json",
-                                 f"tables/confounder_audit_{sex}.csv"),
+            "cluster_sizes": dg.MetadataValue.json({
+                name: mask_count(size, settings.min_cell)
+                for name, size in zip(fit.names, fit.sizes, strict=True)
+            }),
+            "confounder_audit": md_table(audit.table),
+            **artifacts_metadata(layout.assignments(sex), layout.cluster_names(sex),
+                                 layout.table(f"confounder_audit_{sex}")),
             **provenance_metadata(context, settings),
         }
     )
@@ -173,26 +158,25 @@ def cluster_assignments(
     ],
 )
 def cluster_stability(
-    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ):
     from mh_assets.core.clustering import cluster_stability as stability_of
 
     settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = config.cluster_config(settings.seed)
-    labels, names = load_assignments(platform, sex)
-    stability = stability_of(load_embeddings(platform, sex), labels, names, cfg)
-    stem = f"tables/stability_{sex}"
-    _write_csv(platform, f"{cluster_dir(sex)}/stability.csv", stability.table)
-    with store.atomic_file(f"{cluster_dir(sex)}/stability_jaccard.npy") as tmp:
+    labels, names = read_assignments(store, sex)
+    stability = stability_of(read_embeddings(store, sex), labels, names, cfg)
+    stem = layout.table_stem(f"stability_{sex}")
+    write_csv(store, layout.stability(sex), stability.table)
+    with store.atomic_file(layout.stability_jaccard(sex)) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, stability.jaccard)
     published = suppress(stability.table, ["size"], column_margins=[ColumnMargin("size")],
                          min_cell=settings.min_cell)
-    _write_csv(platform, f"{stem}.csv", published)
+    write_csv(store, f"{stem}.csv", published)
     yield dg.MaterializeResult(metadata=combine(
         stability.as_metadata(), table_metadata(published, stem, store),
-        artifacts_metadata(f"{cluster_dir(sex)}/stability.csv",
-                           f"{cluster_dir(sex)}/stability_jaccard.npy"),
+        artifacts_metadata(layout.stability(sex), layout.stability_jaccard(sex)),
         provenance_metadata(context, settings),
     ))
     unstable = stability.table.filter(pl.col("mean_jaccard") < cfg.stability_warn)
@@ -213,17 +197,17 @@ def cluster_stability(
     "(whole descriptors), and the n_codes and age distributions.",
 )
 def cluster_profiles(
-    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.clustering import profile_clusters
 
     settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = config.cluster_config(settings.seed)
-    labels, names = load_assignments(platform, sex)
-    profiles = profile_clusters(store.read_parquet(corpus_path(sex)), labels, names, cfg)
+    labels, names = read_assignments(store, sex)
+    profiles = profile_clusters(store.read_parquet(layout.corpus(sex)), labels, names, cfg)
     parts = {"codes": profiles.codes, "terms": profiles.terms, "summary": profiles.summary,
              "histogram": profiles.histogram}
-    paths = [f"{cluster_dir(sex)}/profile_{part}.parquet" for part in parts]
+    paths = [layout.profile(sex, part) for part in parts]
     for path, frame in zip(paths, parts.values(), strict=True):
         store.write_parquet(path, frame)
     top = profiles.top_codes.filter(pl.col("rank") <= 3).select(
@@ -231,7 +215,7 @@ def cluster_profiles(
     return dg.MaterializeResult(
         metadata={
             "clusters": len(names),
-            "top_codes": dg.MetadataValue.md(_md(top)),
+            "top_codes": md_table(top),
             **artifacts_metadata(*paths),
             **provenance_metadata(context, settings),
         }
@@ -246,42 +230,30 @@ def cluster_profiles(
     "silhouette, stability and ARI against the transformer clusters side by side.",
 )
 def baseline_clusters(
-    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.clustering import Stability, compare_baselines
 
     settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = config.cluster_config(settings.seed)
-    labels, names = load_assignments(platform, sex)
-    corpus = store.read_parquet(corpus_path(sex))
+    labels, names = read_assignments(store, sex)
+    corpus = store.read_parquet(layout.corpus(sex))
     stability = Stability(
-        table=pl.read_csv(store.path(f"{cluster_dir(sex)}/stability.csv")),
-        jaccard=np.load(store.path(f"{cluster_dir(sex)}/stability_jaccard.npy")),
+        table=pl.read_csv(store.path(layout.stability(sex))),
+        jaccard=np.load(store.path(layout.stability_jaccard(sex))),
         warn_below=cfg.stability_warn,
     )
-    baselines = compare_baselines(load_embeddings(platform, sex), corpus, labels, names, cfg,
+    baselines = compare_baselines(read_embeddings(store, sex), corpus, labels, names, cfg,
                                   stability)
-    stem = f"tables/baselines_{sex}"
-    _write_csv(platform, f"{stem}.csv", baselines.table)
+    stem = layout.table_stem(f"baselines_{sex}")
+    write_csv(store, f"{stem}.csv", baselines.table)
     for method, method_labels in baselines.labels.items():
-        slug = method.replace(" ", "_").replace("-", "_")
         store.write_parquet(
-            f"{cluster_dir(sex)}/baseline_{slug}.parquet",
-            pl.DataFrame({"patient_id": corpus.get_column("patient_id"),
+            layout.baseline_labels(sex, method),
+            pl.DataFrame({PATIENT_ID: corpus.get_column(PATIENT_ID),
                           CLUSTER: pl.Series(method_labels, dtype=pl.Int32)}),
         )
     return dg.MaterializeResult(metadata=combine(
         baselines.as_metadata(), table_metadata(baselines.table, stem, store),
         provenance_metadata(context, settings),
     ))
-
-
-def _masked_sizes(names: list[str], sizes: np.ndarray, min_cell: int) -> dict[str, str]:
-    return {n: (str(int(s)) if s >= min_cell or s == 0 else f"<{min_cell}")
-            for n, s in zip(names, sizes, strict=True)}
-
-
-def _md(frame: pl.DataFrame) -> str:
-    from mh_assets.core.tables import markdown_preview
-
-    return markdown_preview(frame, max_rows=60)

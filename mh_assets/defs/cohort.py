@@ -7,15 +7,11 @@ import dagster as dg
 import polars as pl
 
 from mh_assets.core import cohort as core_cohort
+from mh_assets.core import layout
+from mh_assets.core.publish.preview import markdown_preview
 from mh_assets.core.schema import EXCLUSION_REASONS, SEX, SEXES
-from mh_assets.defs.ingest import EXTRACT_INFO, EXTRACT_PARQUET
-from mh_assets.core.tables import markdown_preview
-from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
-from mh_assets.defs.resources import PlatformResource
-
-COHORT_PARQUET = "restricted/cohort.parquet"
-EXCLUDED_PARQUET = "restricted/excluded_records.parquet"
-FLOW_CSV = "restricted/cohort_flow.csv"
+from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
+from mh_assets.defs.resources import PlatformParam
 
 
 @dg.multi_asset(
@@ -40,15 +36,15 @@ FLOW_CSV = "restricted/cohort_flow.csv"
         )
     ],
 )
-def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformResource):
+def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformParam):
     settings = platform.settings
     store = platform.store
-    extract = store.read_parquet(EXTRACT_PARQUET)
-    info = json.loads(store.path(EXTRACT_INFO).read_text())
+    extract = store.read_parquet(layout.EXTRACT)
+    info = json.loads(store.path(layout.EXTRACT_INFO).read_text())
     selection = core_cohort.select_cohort(extract, settings.cohort, id_key=info["sha256"])
-    store.write_parquet(COHORT_PARQUET, selection.cohort)
-    store.write_parquet(EXCLUDED_PARQUET, selection.excluded)
-    with store.atomic_file(FLOW_CSV) as tmp:
+    store.write_parquet(layout.COHORT, selection.cohort)
+    store.write_parquet(layout.EXCLUDED_RECORDS, selection.excluded)
+    with store.atomic_file(layout.COHORT_FLOW) as tmp:
         selection.flow.write_csv(tmp)
 
     per_sex = {sex: selection.cohort.filter(pl.col(SEX) == sex).height for sex in SEXES}
@@ -64,7 +60,7 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformResour
             "patients_per_sex": dg.MetadataValue.json(per_sex),
             "flow": dg.MetadataValue.md(markdown_preview(selection.flow)),
             "quality_flags": dg.MetadataValue.json(selection.flag_counts),
-            **artifacts_metadata(COHORT_PARQUET, FLOW_CSV),
+            **artifacts_metadata(layout.COHORT, layout.COHORT_FLOW),
             "rules": dg.MetadataValue.json(
                 {k: v for k, v in settings.as_metadata().items() if k.startswith("cohort.")}
             ),
@@ -82,7 +78,7 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformResour
         metadata={
             "dagster/row_count": selection.excluded.height,
             "reasons": dg.MetadataValue.md(markdown_preview(reasons)),
-            **artifacts_metadata(EXCLUDED_PARQUET),
+            **artifacts_metadata(layout.EXCLUDED_RECORDS),
             **common,
         },
     )

@@ -11,19 +11,11 @@ import dagster as dg
 import polars as pl
 
 from mh_assets.core import corpus as core_corpus
-from mh_assets.core import icd
+from mh_assets.core import icd, layout
 from mh_assets.core.schema import N_CODES
-from mh_assets.defs.cohort import COHORT_PARQUET
+from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.partitions import sex_partitions
-from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
-from mh_assets.defs.resources import PlatformResource
-
-DESCRIPTORS_PARQUET = "reference/icd_descriptors.parquet"
-DESCRIPTORS_INFO = "reference/icd_descriptors.json"
-
-
-def corpus_path(sex: str) -> str:
-    return f"restricted/corpus/{sex}.parquet"
+from mh_assets.defs.resources import PlatformParam
 
 
 @dg.asset(
@@ -35,13 +27,13 @@ def corpus_path(sex: str) -> str:
     "MH_DESCRIPTOR_SOURCE.",
 )
 def icd_descriptors(
-    context: dg.AssetExecutionContext, platform: PlatformResource
+    context: dg.AssetExecutionContext, platform: PlatformParam
 ) -> dg.MaterializeResult:
     settings = platform.settings
     table = icd.load_descriptors(settings.descriptor_source)
-    platform.store.write_parquet(DESCRIPTORS_PARQUET, table.frame)
+    platform.store.write_parquet(layout.DESCRIPTORS, table.frame)
     platform.store.write_text(
-        DESCRIPTORS_INFO, json.dumps({"source": table.source, "edition": table.edition})
+        layout.DESCRIPTORS_INFO, json.dumps({"source": table.source, "edition": table.edition})
     )
     context.log.info(f"{table.n_codes} descriptors from {table.source} ({table.edition})")
     return dg.MaterializeResult(
@@ -49,7 +41,7 @@ def icd_descriptors(
             **table.as_metadata(),
             "dagster/row_count": table.n_codes,
             **provenance_metadata(context, settings, with_inputs=False),
-            **artifacts_metadata(DESCRIPTORS_PARQUET, DESCRIPTORS_INFO),
+            **artifacts_metadata(layout.DESCRIPTORS, layout.DESCRIPTORS_INFO),
         },
         data_version=dg.DataVersion(table.sha256),
     )
@@ -75,15 +67,15 @@ def icd_descriptors(
         ),
     ],
 )
-def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformResource):
+def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam):
     settings = platform.settings
     sex = context.partition_key
     store = platform.store
-    frame = store.read_parquet(DESCRIPTORS_PARQUET)
-    info = json.loads(store.path(DESCRIPTORS_INFO).read_text())
+    frame = store.read_parquet(layout.DESCRIPTORS)
+    info = json.loads(store.path(layout.DESCRIPTORS_INFO).read_text())
     table = icd.DescriptorTable(frame=frame, n_codes=frame.height, **info)
-    corpus = core_corpus.build_corpus(store.read_parquet(COHORT_PARQUET), table, sex)
-    store.write_parquet(corpus_path(sex), corpus)
+    corpus = core_corpus.build_corpus(store.read_parquet(layout.COHORT), table, sex)
+    store.write_parquet(layout.corpus(sex), corpus)
     report = core_corpus.coverage(corpus)
     coverage_meta = report.as_metadata(top=50, min_cell=settings.min_cell)
     naive = core_corpus.naive_coverage(corpus, table) if corpus.height else 0.0
@@ -101,7 +93,7 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformResou
             "n_codes_mean": float(n_codes.mean() or 0.0),
             "n_codes_max": int(n_codes.max() or 0),
             **provenance_metadata(context, settings),
-            **artifacts_metadata(corpus_path(sex)),
+            **artifacts_metadata(layout.corpus(sex)),
         }
     )
     thresholds = settings.coverage

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from mh_assets.core import registry
-from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
-from mh_assets.defs.resources import PlatformResource
-
-EXTRACT_PARQUET = "restricted/extract.parquet"
-EXTRACT_INFO = "restricted/extract_info.json"
+from mh_assets.core import layout, registry
+from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
+from mh_assets.defs.resources import PlatformParam
 
 
 class ExtractConfig(dg.Config):
@@ -44,7 +41,7 @@ def _fail(err: registry.ExtractFormatError) -> dg.Failure:
     "schema (restricted/extract.parquet). Data version = the file's sha256.",
 )
 def registry_extract(
-    context: dg.AssetExecutionContext, config: ExtractConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: ExtractConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     settings = platform.settings
     try:
@@ -56,8 +53,8 @@ def registry_extract(
     except registry.ExtractFormatError as err:
         raise _fail(err) from None
     store = platform.store
-    store.write_parquet(EXTRACT_PARQUET, frame)
-    store.write_text(EXTRACT_INFO, info.to_json())
+    store.write_parquet(layout.EXTRACT, frame)
+    store.write_text(layout.EXTRACT_INFO, info.to_json())
     context.log.info(f"Parsed {info.rows} rows ({info.header_language} headers, {info.encoding})")
     return dg.MaterializeResult(
         metadata={
@@ -67,22 +64,18 @@ def registry_extract(
                 columns=[dg.TableColumn(name, dtype) for name, dtype in info.columns.items()]
             ),
             **provenance_metadata(context, settings, with_inputs=False),
-            **artifacts_metadata(EXTRACT_PARQUET, EXTRACT_INFO),
+            **artifacts_metadata(layout.EXTRACT, layout.EXTRACT_INFO),
         },
         data_version=dg.DataVersion(info.sha256),
     )
 
 
-REQUIRED_COLUMNS = ("Year", "DateOfBirth", "Sex", "AdmissionDate", "ContactEndDate",
-                    "PrincipalDiagnosis")
-
-
 @dg.asset_check(asset=registry_extract, description="The parsed extract has the canonical "
                 "schema: every required column present with its expected type.")
-def extract_schema(platform: PlatformResource) -> dg.AssetCheckResult:
+def extract_schema(platform: PlatformParam) -> dg.AssetCheckResult:
     import polars as pl
 
-    schema = pl.read_parquet_schema(platform.store.path(EXTRACT_PARQUET))
+    schema = pl.read_parquet_schema(platform.store.path(layout.EXTRACT))
     expected = registry.canonical_schema()
     missing = [name for name in expected if name not in schema]
     wrong = {name: f"{schema[name]} (expected {dtype})" for name, dtype in expected.items()

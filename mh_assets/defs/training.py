@@ -9,6 +9,8 @@ the code location stays fast.
 
 import dataclasses
 import time
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,20 +19,14 @@ import dagster as dg
 import polars as pl
 import pydantic
 
+from mh_assets.core import layout
 from mh_assets.core.modelling.config import TrainingConfig, preset_config
 from mh_assets.core.schema import EMBEDDING, PATIENT_ID, TEXT
-from mh_assets.defs.corpus import corpus_path
 from mh_assets.defs.executor import GPU_POOL, gpu_op_tags
+from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.partitions import sex_partitions
-from mh_assets.defs.provenance import artifacts_metadata, provenance_metadata
-from mh_assets.defs.resources import PlatformResource
+from mh_assets.defs.resources import Platform, PlatformParam
 from mh_assets.settings import Settings
-
-_SETTINGS = Settings.from_env()
-
-
-_SIMPLE_TYPES = {"int": int, "float": float, "str": str, "bool": bool,
-                 "str | None": str, "str | bool": str}
 
 
 class _TrainingOverrides(dg.Config):
@@ -44,54 +40,40 @@ class _TrainingOverrides(dg.Config):
         }
 
 
+def run_config_type(annotation: Any) -> Any:
+    """The run-config type of a field: ``X | None`` for ``X`` (or ``X | None``); a union of
+    several types (``str | bool``) is given as text, which :meth:`overrides` converts."""
+    members = [t for t in typing.get_args(annotation) if t is not type(None)]
+    if isinstance(annotation, types.UnionType) and len(members) > 1:
+        return str | None
+    return (members[0] if members else annotation) | None
+
+
 # Every TrainingConfig field but the preset (MH_PRESET) is settable in run config, with
 # the preset's value when unset; the class is derived so new hyperparameters appear here.
+_FIELD_TYPES = typing.get_type_hints(TrainingConfig)
 TrainingRunConfig = pydantic.create_model(
     "TrainingRunConfig",
     __base__=_TrainingOverrides,
     __doc__="Run-config overrides of the preset's hyperparameters (unset = preset value).",
     **{
-        f.name: (_SIMPLE_TYPES[str(f.type)] | None, None)
+        f.name: (run_config_type(_FIELD_TYPES[f.name]), None)
         for f in dataclasses.fields(TrainingConfig)
         if f.name != "preset"
     },
 )
 
 
-def model_dir(sex: str, stage: str) -> str:
-    return f"models/{sex}/{stage}"
-
-
-def state_dir(sex: str, stage: str) -> str:
-    """Per-epoch training state, kept beside the checkpoint so a crashed run resumes."""
-    return f"models/{sex}/.state/{stage}"
-
-
-def embeddings_path(sex: str) -> str:
-    return f"restricted/embeddings/{sex}.parquet"
-
-
-def _config(platform: PlatformResource, run_config: TrainingRunConfig):
+def _config(platform: Platform, run_config: TrainingRunConfig) -> tuple[Settings, TrainingConfig]:
     settings = platform.settings
     overrides = {"seed": settings.seed, **run_config.overrides()}
     return settings, preset_config(settings.preset, **overrides)
 
 
-def _gpu_asset(**kwargs: Any):
-    return dg.asset(
-        partitions_def=sex_partitions,
-        group_name="model",
-        pool=GPU_POOL,
-        op_tags=gpu_op_tags(_SETTINGS),
-        kinds={"pytorch"},
-        **kwargs,
-    )
-
-
 def _train_stage(
     context: dg.AssetExecutionContext,
     config: TrainingRunConfig,
-    platform: PlatformResource,
+    platform: PlatformParam,
     stage: str,
     train: Callable[[pl.DataFrame, Any, Path, Path], Any],
 ) -> dg.MaterializeResult:
@@ -101,10 +83,10 @@ def _train_stage(
 
     settings, cfg = _config(platform, config)
     sex, store = context.partition_key, platform.store
-    corpus = store.read_parquet(corpus_path(sex))
-    target = model_dir(sex, stage)
+    corpus = store.read_parquet(layout.corpus(sex))
+    target = layout.model_dir(sex, stage)
     with store.atomic_dir(target) as out:
-        summary = train(corpus, cfg, out, store.path(state_dir(sex, stage)))
+        summary = train(corpus, cfg, out, store.path(layout.training_state(sex, stage)))
     return dg.MaterializeResult(
         metadata={
             **summary.as_metadata(),
@@ -116,14 +98,8 @@ def _train_stage(
     )
 
 
-@_gpu_asset(
-    deps=["descriptor_corpus"],
-    code_version="1",
-    description="Masked-LM pre-training on the partition's descriptor texts (HF Trainer; "
-    "10% held out). models/<sex>/mlm: model + tokenizer in safetensors, training summary.",
-)
 def mlm_checkpoint(
-    context: dg.AssetExecutionContext, config: TrainingRunConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: TrainingRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.modelling.mlm import train_mlm
 
@@ -134,18 +110,12 @@ def mlm_checkpoint(
     )
 
 
-@_gpu_asset(
-    deps=["mlm_checkpoint", "descriptor_corpus"],
-    code_version="1",
-    description="Contrastive fine-tuning (mean pooling + projection, symmetric NT-Xent at "
-    "temperature 0.05) on code-set augmentations. models/<sex>/contrastive.",
-)
 def contrastive_checkpoint(
-    context: dg.AssetExecutionContext, config: TrainingRunConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: TrainingRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.modelling.contrastive import train_contrastive
 
-    mlm_dir = platform.store.path(model_dir(context.partition_key, "mlm"))
+    mlm_dir = platform.store.path(layout.model_dir(context.partition_key, "mlm"))
     return _train_stage(
         context, config, platform, "contrastive",
         lambda corpus, cfg, out, state: train_contrastive(
@@ -153,29 +123,23 @@ def contrastive_checkpoint(
     )
 
 
-@_gpu_asset(
-    deps=["contrastive_checkpoint", "descriptor_corpus"],
-    code_version="1",
-    description="One float32 vector per patient (mean-pooled, contrastive model), in corpus "
-    "order with its patient id. restricted/embeddings/<sex>.parquet.",
-)
 def patient_embeddings(
-    context: dg.AssetExecutionContext, config: TrainingRunConfig, platform: PlatformResource
+    context: dg.AssetExecutionContext, config: TrainingRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.modelling.embed import checkpoint_hash, embed_texts
 
     settings, cfg = _config(platform, config)
     sex = context.partition_key
     store = platform.store
-    corpus = store.read_parquet(corpus_path(sex))
-    checkpoint = store.path(model_dir(sex, "contrastive"))
+    corpus = store.read_parquet(layout.corpus(sex))
+    checkpoint = store.path(layout.model_dir(sex, "contrastive"))
     started = time.perf_counter()
     vectors = embed_texts(checkpoint, corpus.get_column(TEXT).to_list(), cfg)
     seconds = time.perf_counter() - started
     frame = pl.DataFrame({PATIENT_ID: corpus.get_column(PATIENT_ID)}).with_columns(
         pl.Series(EMBEDDING, vectors, dtype=pl.Array(pl.Float32, vectors.shape[1]))
     )
-    store.write_parquet(embeddings_path(sex), frame)
+    store.write_parquet(layout.embeddings(sex), frame)
     context.log.info(f"{sex}: embedded {vectors.shape[0]} patients in {seconds:.1f} s")
     return dg.MaterializeResult(
         metadata={
@@ -184,7 +148,47 @@ def patient_embeddings(
             "model_checkpoint_sha256": checkpoint_hash(checkpoint),
             "seconds": round(seconds, 2),
             "patients_per_second": round(vectors.shape[0] / max(seconds, 1e-9), 1),
-            **artifacts_metadata(embeddings_path(sex)),
+            **artifacts_metadata(layout.embeddings(sex)),
             **provenance_metadata(context, settings),
         }
     )
+
+
+# What each GPU asset declares; its op tags depend on the executor (k8s asks for a GPU).
+_DECLARATIONS: dict[str, dict[str, Any]] = {
+    "mlm_checkpoint": dict(
+        deps=["descriptor_corpus"],
+        code_version="1",
+        description="Masked-LM pre-training on the partition's descriptor texts (HF Trainer; "
+        "10% held out). models/<sex>/mlm: model + tokenizer in safetensors, training summary.",
+    ),
+    "contrastive_checkpoint": dict(
+        deps=["mlm_checkpoint", "descriptor_corpus"],
+        code_version="1",
+        description="Contrastive fine-tuning (mean pooling + projection, symmetric NT-Xent at "
+        "temperature 0.05) on code-set augmentations. models/<sex>/contrastive.",
+    ),
+    "patient_embeddings": dict(
+        deps=["contrastive_checkpoint", "descriptor_corpus"],
+        code_version="1",
+        description="One float32 vector per patient (mean-pooled, contrastive model), in corpus "
+        "order with its patient id. restricted/embeddings/<sex>.parquet.",
+    ),
+}
+
+
+def training_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """The three GPU assets, on the ``gpu`` pool, tagged for the run's executor."""
+    bodies = {"mlm_checkpoint": mlm_checkpoint, "contrastive_checkpoint": contrastive_checkpoint,
+              "patient_embeddings": patient_embeddings}
+    return [
+        dg.asset(
+            partitions_def=sex_partitions,
+            group_name="model",
+            pool=GPU_POOL,
+            op_tags=gpu_op_tags(settings),
+            kinds={"pytorch"},
+            **_DECLARATIONS[name],
+        )(body)
+        for name, body in bodies.items()
+    ]

@@ -22,7 +22,7 @@ from mh_assets.core.schema import (
     SEX,
 )
 from mh_assets.settings import CohortRules
-from mh_assets_tests.core.conftest import minimal_extract
+from mh_assets_tests.support.extracts import minimal_extract
 
 DEFAULT = CohortRules()
 AFTER_END = "admission after 2020-03-15 23:59"

@@ -6,8 +6,8 @@ import sys
 import dagster as dg
 import pytest
 
-from mh_assets.definitions import defs
 from mh_assets.defs.executor import GPU_POOL, GPU_TAG
+from mh_assets_tests.support.platform import load_defs
 
 PARTITIONED = {
     "descriptor_corpus", "mlm_checkpoint", "contrastive_checkpoint", "patient_embeddings",
@@ -21,7 +21,7 @@ UNPARTITIONED = {
 
 @pytest.fixture(scope="module")
 def graph():
-    return defs.resolve_asset_graph()
+    return load_defs().resolve_asset_graph()
 
 
 def _node(graph, name):
@@ -29,7 +29,7 @@ def _node(graph, name):
 
 
 def test_definitions_load_and_validate():
-    dg.Definitions.validate_loadable(defs)
+    dg.Definitions.validate_loadable(load_defs())
 
 
 def test_every_designed_asset_is_defined(graph):
@@ -56,7 +56,7 @@ def test_sex_assets_are_partitioned_by_female_and_male(graph):
 
 def test_gpu_assets_carry_pool_and_tag_and_cpu_assets_do_not(graph):
     for key in graph.get_all_asset_keys():
-        assets_def = defs.get_assets_def(key)
+        assets_def = load_defs().get_assets_def(key)
         spec = assets_def.specs_by_key[key]
         op_tags = assets_def.op.tags
         if key.to_user_string() in GPU_ASSETS:

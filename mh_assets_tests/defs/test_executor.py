@@ -41,7 +41,7 @@ def test_unknown_executor_setting_is_rejected():
 
 
 def test_code_location_uses_the_configured_executor():
-    from mh_assets.definitions import defs
+    from mh_assets_tests.support.platform import load_defs
 
-    assert defs.executor is not None
-    assert defs.executor.name == dg.multiprocess_executor.name
+    assert load_defs().executor is not None
+    assert load_defs().executor.name == dg.multiprocess_executor.name

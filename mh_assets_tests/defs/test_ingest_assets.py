@@ -9,17 +9,17 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mh_assets.definitions import defs
-from mh_assets.pipeline import plan_stages
+from mh_assets.ops.runner import plan_stages
+from mh_assets_tests.support.platform import load_defs
 
 INGEST = ["registry_extract", "cohort", "excluded_records", "icd_descriptors"]
 
 
 def _materialize(instance, keys, partition_key=None, run_config=None):
-    assets = list(defs.assets) + list(defs.asset_checks)
+    assets = list(load_defs().assets) + list(load_defs().asset_checks)
     return dg.materialize(
         assets, selection=dg.AssetSelection.assets(*keys), partition_key=partition_key,
-        instance=instance, resources=defs.resources, run_config=run_config or {},
+        instance=instance, resources=load_defs().resources, run_config=run_config or {},
         raise_on_error=False,
     )
 
@@ -99,7 +99,8 @@ def test_empty_landing_zone_fails_clearly(platform, instance):
     platform.extract.unlink()
     result = _materialize(instance, ["registry_extract"])
     assert not result.success
-    message = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.message
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
     assert "mh-assets synth" in message
 
 
@@ -125,7 +126,7 @@ def test_failed_blocking_coverage_check_stops_downstream_in_the_same_run(
 
 
 def test_stages_run_each_asset_once(platform):
-    stages = plan_stages(defs)
+    stages = plan_stages(load_defs())
     seen = [key for stage in stages if stage.partition_key in (None, "female")
             for key in stage.keys]
     assert len(seen) == len(set(seen))
@@ -134,7 +135,7 @@ def test_stages_run_each_asset_once(platform):
 
 
 def test_no_patient_level_value_reaches_logs_or_metadata(platform, instance):
-    from mh_assets_tests.defs.leakage import event_log_text, leaks, patient_values
+    from mh_assets_tests.support.leakage import event_log_text, leaks, patient_values
 
     assert _materialize(instance, INGEST + ["sud_by_sex_table", "cohort_descriptives"]).success
     for sex in ("female", "male"):
@@ -146,7 +147,7 @@ def test_no_patient_level_value_reaches_logs_or_metadata(platform, instance):
 
 
 def test_leak_probe_finds_a_planted_birth_date(platform, instance):
-    from mh_assets_tests.defs.leakage import leaks, patient_values
+    from mh_assets_tests.support.leakage import leaks, patient_values
 
     assert _materialize(instance, INGEST).success
     values = patient_values(platform.artifacts)
@@ -172,9 +173,9 @@ def test_table_assets_carry_column_lineage_schema_and_row_count(platform, instan
 
 
 def test_stage_config_passes_op_config_only_to_the_stage_that_runs_the_op():
-    from mh_assets.pipeline import _stage_config
+    from mh_assets.ops.runner import _stage_config
 
-    stages = plan_stages(defs)
+    stages = plan_stages(load_defs())
     config = {"ops": {"registry_extract": {"config": {"extract": "x.csv"}}}}
     ingest = _stage_config(config, stages[0])
     later = _stage_config(config, stages[1])
@@ -184,7 +185,7 @@ def test_stage_config_passes_op_config_only_to_the_stage_that_runs_the_op():
 
 
 def test_input_data_versions_name_the_same_sex_partition_of_the_upstream(platform, instance):
-    from mh_assets.defs.provenance import latest_materialization
+    from mh_assets.ops.graph import latest_materialization
 
     assert _materialize(instance, INGEST).success
     for sex in ("female", "male"):
@@ -198,14 +199,14 @@ def test_input_data_versions_name_the_same_sex_partition_of_the_upstream(platfor
     male = latest_materialization(instance, corpus, "male").asset_materialization
     assert female.partition == "female" and male.partition == "male"
 
-    from mh_assets.defs import provenance
+    from mh_assets.defs import metadata
 
     class Context:  # the parts of an execution context input_data_versions reads
         def __init__(self, partition):
             self.instance, self.partition_key, self.has_partition_key = (
                 instance, partition, True)
 
-    versions = provenance.input_data_versions(Context("male"), [corpus])
+    versions = metadata.input_data_versions(Context("male"), [corpus])
     assert versions["descriptor_corpus"] == male.tags["dagster/data_version"]
-    versions = provenance.input_data_versions(Context("female"), [corpus])
+    versions = metadata.input_data_versions(Context("female"), [corpus])
     assert versions["descriptor_corpus"] == female.tags["dagster/data_version"]

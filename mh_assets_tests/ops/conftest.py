@@ -1,42 +1,16 @@
-"""Fixtures for the operations tests: a small materialized platform, external programs."""
+"""Fixtures for the operations tests: a small materialized platform."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
 import pytest
 
-from mh_assets_tests.defs.conftest import Platform, make_platform, use_platform
+from mh_assets_tests.support.platform import Platform, make_platform, materialize, use_platform
 
 INGEST = ["registry_extract", "cohort", "excluded_records", "icd_descriptors"]
-
-
-def require_program(path_or_name: str, what: str) -> str:
-    """The program's path; skip where it is absent -- but fail under CI, which installs it."""
-    found = shutil.which(path_or_name) or (path_or_name if os.access(path_or_name, os.X_OK)
-                                           else None)
-    if found:
-        return found
-    message = f"{what} not found ({path_or_name}); .ci/run installs it with apt-get"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI is set but {message}")
-    pytest.skip(message)
-
-
-def materialize(instance: dg.DagsterInstance, keys, partition_key=None, run_config=None,
-                tags=None):
-    from mh_assets.definitions import defs
-
-    return dg.materialize(
-        list(defs.assets) + list(defs.asset_checks),
-        selection=dg.AssetSelection.assets(*keys), partition_key=partition_key,
-        instance=instance, resources=defs.resources, run_config=run_config or {},
-        tags=tags, raise_on_error=False,
-    )
 
 
 @dataclass
@@ -57,4 +31,3 @@ def materialized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Materiali
             result = materialize(instance, [*INGEST, "sud_by_sex_table"])
             assert result.success
             yield Materialized(platform, instance, result.run_id)
-

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 import yaml
 
-from mh_assets.core.artifacts import ArtifactStore
+from mh_assets.core.storage import ArtifactStore
 from mh_assets.settings import PROJECT_ROOT, Settings
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -91,7 +91,8 @@ def test_helm_values_parse_and_send_gpu_steps_to_gpu_nodes():
 
     # with the deployment's environment, the GPU steps carry a GPU limit and node selector
     code = (
-        "import json; from mh_assets.definitions import defs;"
+        "import json; from mh_assets.definitions import build_defs;"
+        "from mh_assets.settings import Settings; defs = build_defs(Settings.from_env());"
         "import dagster as dg;"
         "op = defs.get_assets_def(dg.AssetKey('mlm_checkpoint')).op;"
         "cpu = defs.get_assets_def(dg.AssetKey('cohort')).op;"
@@ -147,7 +148,7 @@ def test_gitignore_covers_extracts_artifacts_instance_and_test_artifacts():
 
 
 def test_the_instance_directory_is_created_owner_only(tmp_path, monkeypatch):
-    from mh_assets.pipeline import ensure_instance
+    from mh_assets.ops.runner import ensure_instance
 
     home = tmp_path / "home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -181,8 +182,8 @@ def test_operations_settings_come_from_the_environment_and_default_to_daily():
     assert (settings.check_cron, settings.refresh_grace_hours,
             settings.sensor_interval_seconds) == ("0 */6 * * *", 2.0, 5)
 
-    from mh_assets.definitions import defs
+    from mh_assets_tests.support.platform import load_defs
 
-    schedule = defs.get_schedule_def("daily_checks")
+    schedule = load_defs().get_schedule_def("daily_checks")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedule.cron_schedule == Settings.from_env().check_cron

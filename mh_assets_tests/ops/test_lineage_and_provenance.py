@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import dagster as dg
 import pytest
 
-from mh_assets.core.artifacts import sha256_file
-from mh_assets.definitions import defs
-from mh_assets.defs.run_provenance import run_provenance, write_run_provenance
-from mh_assets.lineage import build_lineage, format_lineage, relative_to_root
-from mh_assets_tests.ops.conftest import materialize
+from mh_assets.core.storage import open_store, sha256_file
+from mh_assets.ops.lineage import build_lineage, format_lineage, relative_to_root
+from mh_assets.ops.provenance import run_provenance, write_run_provenance
+from mh_assets.settings import Settings
+from mh_assets_tests.support.platform import load_defs, materialize
 
 
 def test_lineage_of_the_sud_table_names_the_extract_and_its_sha256(materialized):
     platform, instance = materialized.platform, materialized.instance
     table = platform.artifacts / "tables" / "sud_by_sex.csv"
-    lineage = build_lineage(table, instance, defs, platform.artifacts)
+    lineage = build_lineage(table, instance, load_defs(), platform.artifacts)
     digest = sha256_file(platform.extract)
 
     assert lineage.writer.asset == "sud_by_sex_table"
@@ -36,7 +37,7 @@ def test_lineage_finds_the_xlsx_sibling_and_accepts_a_relative_path(materialized
     monkeypatch.chdir(platform.artifacts.parent)
     relative = f"{platform.artifacts.name}/tables/sud_by_sex.xlsx"
     assert relative_to_root(relative, platform.artifacts) == "tables/sud_by_sex.xlsx"
-    lineage = build_lineage(relative, materialized.instance, defs, platform.artifacts)
+    lineage = build_lineage(relative, materialized.instance, load_defs(), platform.artifacts)
     assert lineage.writer.asset == "sud_by_sex_table"
 
 
@@ -48,7 +49,7 @@ def test_lineage_shows_the_extract_a_file_was_built_from_not_a_later_one(materia
     other.write_bytes(platform.extract.read_bytes() + b"\n")
     try:
         assert materialize(instance, ["registry_extract"]).success
-        lineage = build_lineage(platform.artifacts / "tables/sud_by_sex.csv", instance, defs,
+        lineage = build_lineage(platform.artifacts / "tables/sud_by_sex.csv", instance, load_defs(),
                                 platform.artifacts)
         assert lineage.extract.metadata["sha256"] == before
     finally:
@@ -60,12 +61,14 @@ def test_lineage_of_an_unknown_file_says_so(materialized):
     stray = materialized.platform.artifacts / "tables" / "not_written_by_any_asset.csv"
     stray.write_text("x\n")
     with pytest.raises(LookupError, match="no materialization"):
-        build_lineage(stray, materialized.instance, defs, materialized.platform.artifacts)
+        build_lineage(stray, materialized.instance, load_defs(), materialized.platform.artifacts)
 
 
 def test_run_provenance_file_lists_each_asset_with_versions_and_hashes(materialized):
     platform, instance = materialized.platform, materialized.instance
-    path = write_run_provenance(instance, materialized.run_id)
+    settings = Settings.from_env()
+    path = write_run_provenance(instance, materialized.run_id, open_store(platform.artifacts),
+                                settings)
     assert path == platform.artifacts / "provenance" / f"{materialized.run_id}.json"
     record = json.loads(path.read_text())
     assert record["run_id"] == materialized.run_id and record["status"] == "SUCCESS"
@@ -82,29 +85,32 @@ def test_run_provenance_file_lists_each_asset_with_versions_and_hashes(materiali
 
 
 def test_run_provenance_carries_no_patient_level_value(materialized):
-    from mh_assets_tests.defs.leakage import leaks, patient_values
+    from mh_assets_tests.support.leakage import leaks, patient_values
 
-    text = json.dumps(run_provenance(materialized.instance, materialized.run_id))
+    text = json.dumps(run_provenance(materialized.instance, materialized.run_id,
+                                     Settings.from_env()))
     values = patient_values(materialized.platform.artifacts)
     assert all(values.values())
     assert leaks(text, values) == {}
 
 
 def test_provenance_sensor_writes_a_file_for_each_finished_run(materialized, tmp_path):
-    from mh_assets.defs.resources import PlatformResource
-    from mh_assets.defs.run_provenance import run_provenance_sensor
+    from mh_assets.defs.resources import Platform
+    from mh_assets.defs.sensors import run_provenance_sensor
 
+    settings = Settings.from_env()
+    sensor = run_provenance_sensor(settings)
     context = dg.build_sensor_context(
         instance=materialized.instance,
-        resources={"platform": PlatformResource(artifacts_dir=str(tmp_path))},
+        resources={"platform": Platform(replace(settings, artifacts_dir=tmp_path))},
     )
-    run_provenance_sensor(context)
+    sensor(context)
     written = {p.stem for p in (tmp_path / "provenance").glob("*.json")}
     assert materialized.run_id in written
     again = dg.build_sensor_context(instance=materialized.instance, cursor=context.cursor,
-                                    resources={"platform": PlatformResource(
-                                        artifacts_dir=str(tmp_path / "second"))})
-    run_provenance_sensor(again)
+                                    resources={"platform": Platform(replace(
+                                        settings, artifacts_dir=tmp_path / "second"))})
+    sensor(again)
     assert not (tmp_path / "second" / "provenance").exists()  # the cursor moved past them
 
 

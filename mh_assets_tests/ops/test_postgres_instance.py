@@ -20,9 +20,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mh_assets.core.artifacts import sha256_file
+from mh_assets.core.storage import sha256_file
 from mh_assets.settings import PROJECT_ROOT
-from mh_assets_tests.ops.conftest import materialize, require_program
+from mh_assets_tests.support.platform import materialize
+from mh_assets_tests.support.programs import require_program
 
 pytestmark = pytest.mark.slow
 
@@ -93,8 +94,9 @@ def postgres() -> Iterator[dict[str, str]]:
 def test_a_materialization_is_stored_in_and_read_back_from_postgres(
     postgres, tmp_path, monkeypatch
 ):
-    from mh_assets.defs.run_provenance import run_provenance
-    from mh_assets_tests.defs.conftest import make_platform, use_platform
+    from mh_assets.ops.provenance import run_provenance
+    from mh_assets.settings import Settings
+    from mh_assets_tests.support.platform import make_platform, use_platform
 
     platform = make_platform(tmp_path, patients=200, seed=7)
     use_platform(monkeypatch, platform)
@@ -117,13 +119,13 @@ def test_a_materialization_is_stored_in_and_read_back_from_postgres(
         assert event.run_id == run_id
         assert event.asset_materialization.tags["dagster/data_version"] == sha256_file(
             platform.extract)
-        assert run_provenance(instance, run_id)["status"] == "SUCCESS"
+        assert run_provenance(instance, run_id, Settings.from_env())["status"] == "SUCCESS"
 
 
 def test_ensure_instance_picks_the_postgres_template_when_its_host_is_set(
     postgres, tmp_path, monkeypatch
 ):
-    from mh_assets.pipeline import ensure_instance
+    from mh_assets.ops.runner import ensure_instance
 
     for key, value in postgres.items():
         monkeypatch.setenv(key, value)

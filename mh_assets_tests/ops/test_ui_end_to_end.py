@@ -23,11 +23,11 @@ import time
 
 import pytest
 
-from mh_assets.core.artifacts import sha256_file
+from mh_assets.core.storage import sha256_file
 from mh_assets.settings import PROJECT_ROOT
-from mh_assets_tests.defs.conftest import make_platform
-from mh_assets_tests.ops.conftest import require_program
-from mh_assets_tests.ops.ui_server import DagsterDev, start_dagster_dev
+from mh_assets_tests.support.platform import make_platform
+from mh_assets_tests.support.programs import require_program
+from mh_assets_tests.support.ui_server import DagsterDev, start_dagster_dev
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

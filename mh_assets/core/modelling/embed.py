@@ -21,8 +21,8 @@ from .checkpoint import load_patient_encoder
 from .config import TrainingConfig
 from .device import choose_device
 from .encoder import PatientEncoder
+from .resume import checkpoint_hash
 from .runtime import prepare_process, use_bf16
-from .state import checkpoint_hash
 from .tokenizer import load_tokenizer
 
 __all__ = ["checkpoint_hash", "embed_texts", "encode", "load_patient_encoder"]

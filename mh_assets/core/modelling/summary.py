@@ -7,32 +7,19 @@ identifier -- so the summary can be shown as Dagster metadata as it is.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import Trainer
 
+from ..environment import library_versions
 from .config import TrainingConfig
-from .progress import ProgressCallback
-from .state import SUMMARY_FILE
-
-_LIBRARIES = ("torch", "transformers", "tokenizers", "accelerate", "safetensors", "numpy", "polars")
-
-
-def library_versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+from .resume import SUMMARY_FILE
+from .runtime import ProgressCallback
 
 
 def describe_device(device: torch.device) -> str:

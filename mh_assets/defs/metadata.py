@@ -1,0 +1,143 @@
+"""What every materialization says: where it came from and what it wrote.
+
+Auditors ask "which extract, code, model and settings made this table?"; each asset
+attaches the answer to its materialization (the data versions of its inputs, the
+preset and settings, library versions and the git commit) and lists the files it
+wrote in ``artifacts`` (``mh-assets lineage`` maps a file back to its asset through
+that entry). Table assets also show a Markdown preview, ``dagster/column_schema`` and
+``dagster/row_count``; figure assets show their PNG inline. Only suppressed, aggregate
+frames ever reach these helpers.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+
+import dagster as dg
+import polars as pl
+
+from mh_assets.core import layout
+from mh_assets.core.environment import git_commit, library_versions
+from mh_assets.core.publish.preview import markdown_preview
+from mh_assets.core.publish.writers import write_table
+from mh_assets.core.storage import ArtifactStore
+from mh_assets.ops import provenance as keys
+from mh_assets.ops.graph import latest_materialization
+from mh_assets.settings import Settings
+
+
+# ------------------------------------------------------------------ provenance
+def input_data_versions(
+    context: dg.AssetExecutionContext, keys: list[dg.AssetKey] | None = None
+) -> dict[str, str]:
+    """Latest data version of each upstream asset: of the same sex partition for a
+    partitioned upstream (male's corpus never stands in for female's), else the latest."""
+    keys = keys if keys is not None else sorted(
+        {key for assets_key in context.selected_asset_keys
+         for key in context.assets_def.asset_deps.get(assets_key, set())}
+    )
+    partition = context.partition_key if context.has_partition_key else None
+    out: dict[str, str] = {}
+    for key in keys:
+        record = latest_materialization(context.instance, key, partition) if partition else None
+        record = record or latest_materialization(context.instance, key)
+        if record is None or record.asset_materialization is None:
+            out[key.to_user_string()] = "never materialized"
+            continue
+        tags = record.asset_materialization.tags or {}
+        out[key.to_user_string()] = tags.get("dagster/data_version", "unknown")
+    return out
+
+
+def provenance_metadata(
+    context: dg.AssetExecutionContext, settings: Settings, *, with_inputs: bool = True
+) -> dict[str, object]:
+    """Metadata entries shared by every asset: settings, versions, commit, inputs."""
+    meta: dict[str, object] = {
+        keys.PRESET: settings.preset,
+        keys.GIT_COMMIT: git_commit(),
+        keys.LIBRARIES: dg.MetadataValue.json(library_versions()),
+        keys.SETTINGS: dg.MetadataValue.json(settings.as_metadata()),
+        keys.RUN_ID: context.run.run_id,
+    }
+    if with_inputs:
+        meta[keys.INPUT_DATA_VERSIONS] = dg.MetadataValue.json(
+            input_data_versions(context)
+        )
+    return meta
+
+
+def artifacts_metadata(*paths: str) -> dict[str, object]:
+    """The files an asset wrote, relative to the artifacts root."""
+    return {"artifacts": dg.MetadataValue.json(sorted(paths))}
+
+
+def combine(*metadata: Mapping[str, object]) -> dict[str, object]:
+    """Merge metadata dicts; their ``artifacts`` lists are united, not overwritten."""
+    merged: dict[str, object] = {}
+    paths: set[str] = set()
+    for meta in metadata:
+        for key, value in meta.items():
+            if key == "artifacts":
+                paths.update(value.value if isinstance(value, dg.JsonMetadataValue) else value)
+            else:
+                merged[key] = value
+    if paths:
+        merged.update(artifacts_metadata(*paths))
+    return merged
+
+
+# ------------------------------------------------------------------ tables and figures
+def md_table(frame: pl.DataFrame, max_rows: int = 60) -> dg.MetadataValue:
+    """An aggregate frame as a Markdown table in the UI."""
+    return dg.MetadataValue.md(markdown_preview(frame, max_rows=max_rows))
+
+
+def table_metadata(
+    frame: pl.DataFrame, stem: str, store: ArtifactStore, suffixes: tuple[str, ...] = (".csv",)
+) -> dict[str, object]:
+    """Preview, schema and row count of the table written at ``stem`` + each suffix."""
+    return {
+        **artifacts_metadata(*(f"{stem}{suffix}" for suffix in suffixes)),
+        "preview": dg.MetadataValue.md(markdown_preview(frame)),
+        "dagster/row_count": frame.height,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
+        ),
+        "path": dg.MetadataValue.path(str(store.path(f"{stem}.csv"))),
+    }
+
+
+def write_csv(store: ArtifactStore, relative: str, frame: pl.DataFrame) -> None:
+    """One CSV, atomically (the previous file stays until the new one is complete)."""
+    with store.atomic_file(relative) as tmp:
+        frame.write_csv(tmp)
+
+
+def publish_table(
+    frame: pl.DataFrame, stem: str, store: ArtifactStore, *, title: str, min_cell: int,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """Write ``stem`` as CSV/XLSX/DOCX and return the metadata describing it."""
+    write_table(frame, stem, title=title, headers=headers, store=store, min_cell=min_cell)
+    return table_metadata(frame, stem, store, suffixes=(".csv", ".xlsx", ".docx"))
+
+
+def png_markdown(png: bytes, alt: str) -> dg.MetadataValue:
+    """An inline image for the asset page (a data URI: the UI makes no request)."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{encoded})")
+
+
+def publish_figures(figures: Mapping[str, object], store: ArtifactStore) -> dict[str, object]:
+    """Write each ``RenderedFigure`` as figures/<stem>.html and .png; PNGs inline in metadata."""
+    meta: dict[str, object] = {}
+    for stem, figure in figures.items():
+        store.write_text(layout.figure(stem, ".html"), figure.html)
+        store.write_bytes(layout.figure(stem, ".png"), figure.png)
+        meta[f"figure/{stem}"] = png_markdown(figure.png, figure.title)
+    meta.update(artifacts_metadata(
+        *(layout.figure(stem, suffix) for stem in figures for suffix in (".html", ".png"))
+    ))
+    return meta
