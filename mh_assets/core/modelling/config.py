@@ -39,10 +39,7 @@ class TrainingConfig:
     num_hidden_layers: int = 2
     num_attention_heads: int = 4
     intermediate_size: int = 512
-    # DeBERTa's log-bucketed relative positions. Each token attends over 2 x buckets
-    # relative positions whatever the text length, so v3-base's 256 would make a
-    # ~30-token descriptor text pay for 512; 64 covers these texts and trained 2.2x
-    # faster on CPU (measured).
+    # Relative-position buckets: 64 covers ~30-token texts (benchmarks/README.md).
     position_buckets: int = 64
     tokenizer_vocab_size: int = 3000
     max_length: int = 256
@@ -142,25 +139,11 @@ class TrainingConfig:
 
 
 _PRESET_FIELDS: dict[str, dict[str, Any]] = {
-    # Small enough for ~2,500 patients per sex in about a minute of one CPU core.
-    # One torch thread: a model this small gains little from a second one, and on a
-    # busy 2-core machine two threads spin-waiting for each other ran 9x slower
-    # (measured: 335 s against 39 s for the whole chain on 2,500 patients).
-    #
-    # Contrastive batches of 8 (the study's size) at lr 1e-3: on small partitions
-    # the encoder was short of optimizer *updates*, not of data. At batch 32 and lr
-    # 2e-4, ~590 patients/sex made 19 steps an epoch, and K-Means at the planted k=5
-    # reached ARI 0.19-0.25 (the silhouette chose k=2, ARI 0.05). Batch 8 makes 4x
-    # the steps for the same compute and the larger rate makes each count: ARI
-    # 0.82-0.95 over 3 seeds and both sexes, k chosen 4-5, ~20 s CPU per sex. At
-    # ~2,450/sex ARI 0.96 (female) and 0.86-0.90 (male), was 0.93 and 0.86, in the
-    # same ~65 s. Measured alternatives: 4-6 epochs at batch 32 reach the same ARI
-    # in 1.5-2x the time; lr 2e-3 is worse (0.69-0.85); smaller MLM batches do not
-    # help. Epochs and the loss (symmetric NT-Xent, temperature 0.05) are unchanged.
+    # A minute of one CPU core per sex: one thread (two thrash on a busy 2-core box),
+    # and contrastive batches of 8 at lr 1e-3 so small partitions get enough updates
+    # (measurements: benchmarks/README.md, "Demo preset").
     "demo": dict(torch_threads=1, contrastive_batch_size=8, contrastive_lr=1e-3),
-    # all-MiniLM-L6-v2 (6 layers, hidden 384) from the PyPI package. One epoch per
-    # stage: on 2 CPU cores about 400 training tokens/s, some 10 minutes per sex for
-    # 2,500 patients; minutes on a GPU.
+    # all-MiniLM-L6-v2 from the PyPI package; one epoch per stage (CPU: ~10 min/sex).
     "minilm": dict(
         backbone="pretrained",
         model_name=MINILM_NAME,

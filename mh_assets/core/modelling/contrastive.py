@@ -20,13 +20,13 @@ import torch
 from transformers import AutoModel, PreTrainedTokenizerBase, TrainerCallback
 
 from .. import schema
-from . import runtime, state
+from . import runtime
 from .augment import make_views
 from .checkpoint import save_patient_encoder
 from .config import TrainingConfig
 from .device import choose_device
 from .encoder import PatientEncoder, mean_pool, symmetric_nt_xent
-from .progress import ProgressCallback
+from .resume import checkpoint_hash, clear_state, fingerprint, open_state, texts_sha256
 from .summary import TrainingSummary, common_summary
 from .tokenizer import load_tokenizer
 
@@ -116,10 +116,10 @@ def train_contrastive(
     runtime.prepare_process(config)
     device = choose_device(log)
     texts = corpus[schema.TEXT].to_list()
-    data_hash = state.texts_sha256(texts)
-    mlm_hash = state.checkpoint_hash(mlm_dir)
-    key = state.fingerprint(STAGE, config, data_hash, mlm_hash)
-    resume = state.open_state(state_dir, key, log)
+    data_hash = texts_sha256(texts)
+    mlm_hash = checkpoint_hash(mlm_dir)
+    key = fingerprint(STAGE, config, data_hash, mlm_hash)
+    resume = open_state(state_dir, key, log)
     runtime.seed_everything(config, device)
 
     tokenizer = load_tokenizer(mlm_dir, config.max_length)
@@ -139,25 +139,17 @@ def train_contrastive(
         f"{STAGE}: {len(dataset)} patients, augmentation {config.augmentation}, "
         f"batch {config.contrastive_batch_size}"
     )
-    args = runtime.training_arguments(
-        config,
-        state_dir=state_dir,
-        device=device,
-        learning_rate=config.contrastive_lr,
-        epochs=config.contrastive_epochs,
+    trainer, progress = runtime.train(
+        config, stage=STAGE, log=log, state_dir=state_dir, device=device, resume=resume,
+        learning_rate=config.contrastive_lr, epochs=config.contrastive_epochs,
         batch_size=config.contrastive_batch_size,
-        evaluate=False,
-    )
-    progress = ProgressCallback(STAGE, log, config.progress_interval_s)
-    trainer = runtime.LengthGroupedTrainer(
         model=model,
-        args=args,
         train_dataset=dataset,
         data_collator=PairCollator(tokenizer, config.max_length, config.pad_to_max_length),
-        callbacks=[_FollowEpoch(dataset), progress, *callbacks],
         lengths=lengths,
+        before=[_FollowEpoch(dataset)],
+        after=callbacks,
     )
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     save_patient_encoder(
@@ -179,5 +171,5 @@ def train_contrastive(
     )  # fmt: skip
     summary.write(output_dir)
     if not config.keep_state:
-        state.clear_state(state_dir)
+        clear_state(state_dir)
     return summary

@@ -23,11 +23,11 @@ from transformers import (
     TrainerCallback,
 )
 
-from . import runtime, state
+from . import runtime
 from .backbone import masked_lm
 from .config import TrainingConfig
 from .device import choose_device
-from .progress import ProgressCallback
+from .resume import clear_state, fingerprint, open_state, texts_sha256
 from .summary import TrainingSummary, common_summary, epoch_losses, rounded
 from .tokenizer import build_tokenizer, load_tokenizer
 from .weights import resolve_model_dir
@@ -66,8 +66,8 @@ def train_mlm(
     model_dir = resolve_model_dir(config)
     runtime.prepare_process(config)
     device = choose_device(log)
-    data_hash = state.texts_sha256(texts)
-    resume = state.open_state(state_dir, state.fingerprint(STAGE, config, data_hash), log)
+    data_hash = texts_sha256(texts)
+    resume = open_state(state_dir, fingerprint(STAGE, config, data_hash), log)
     runtime.seed_everything(config, device)
 
     tokenizer = _tokenizer(texts, config, model_dir, state_dir / "tokenizer")
@@ -81,27 +81,18 @@ def train_mlm(
         f"{STAGE}: {len(train_set)} training and {len(eval_set)} held-out texts, "
         f"vocabulary {len(tokenizer)}"
     )
-    args = runtime.training_arguments(
-        config,
-        state_dir=state_dir,
-        device=device,
-        learning_rate=config.mlm_lr,
-        epochs=config.mlm_epochs,
+    trainer, progress = runtime.train(
+        config, stage=STAGE, log=log, state_dir=state_dir, device=device, resume=resume,
+        learning_rate=config.mlm_lr, epochs=config.mlm_epochs,
         batch_size=config.mlm_batch_size,
-        evaluate=True,
-    )
-    progress = ProgressCallback(STAGE, log, config.progress_interval_s)
-    trainer = runtime.LengthGroupedTrainer(
         model=masked_lm(config, tokenizer, model_dir),
-        args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
         data_collator=MaskOrPad(tokenizer, config.mlm_probability),
         processing_class=tokenizer,
-        callbacks=[progress, *callbacks],
         lengths=lengths,
+        after=callbacks,
     )
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(output_dir))
@@ -123,7 +114,7 @@ def train_mlm(
     )  # fmt: skip
     summary.write(output_dir)
     if not config.keep_state:
-        state.clear_state(state_dir)
+        clear_state(state_dir)
     return summary
 
 
