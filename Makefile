@@ -11,7 +11,7 @@ PIP_TORCH_INDEX := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui instance lint lint-docker docker docker-gpu clean-artifacts
+.PHONY: install demo test test-fast check-defs ui instance lint lint-docker docker docker-gpu clean-artifacts
 
 install: $(VENV)/.installed
 
@@ -24,8 +24,16 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: install
 	$(BIN)/mh-assets demo
 
-test: install
+# Lint and load the definitions first: a style or definition error fails in seconds.
+test: install lint check-defs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check mh_assets mh_assets_tests benchmarks
+
+# The code location loads as Dagster's tools load it (dg's project settings in pyproject.toml).
+check-defs: install
+	$(BIN)/dg check defs
 
 # Loopback only: Dagster OSS has no login (see README "Operations" for a team setup).
 ui: install instance
@@ -50,4 +58,4 @@ docker-gpu:
 	docker build --build-arg TORCH_VARIANT=cu128 --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t mh-assets:gpu .
 
 clean-artifacts:
-	rm -rf artifacts/restricted artifacts/models artifacts/tables artifacts/figures artifacts/report artifacts/provenance
+	rm -rf $(addprefix artifacts/,$(shell $(BIN)/python -c "from mh_assets.core.layout import MATERIALIZED; print(*MATERIALIZED)"))
