@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from mh_assets.core.synthetic import SCENARIOS
 from mh_assets.settings import PRESETS, Settings
 
 DEMO_PATIENTS = 5000
@@ -26,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
                           "then the whole graph for both sexes")
     demo.add_argument("--patients", type=int, default=DEMO_PATIENTS)
     demo.add_argument("--preset", choices=PRESETS, default=None)
+    demo.add_argument("--scenario", choices=SCENARIOS, default=SCENARIOS[0],
+                      help="what the synthetic extract plants, if one is written")
 
     run = sub.add_parser("run", help="materialize the whole graph, both sexes, into the "
                          "persistent Dagster instance")
@@ -43,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--encoding", choices=("utf-8", "utf-8-sig", "latin-1"), default="utf-8")
     synth.add_argument("--delimiter", choices=(",", ";"), default=",")
     synth.add_argument("--headers", choices=("es", "en"), default="es")
+    synth.add_argument("--scenario", choices=SCENARIOS, default=SCENARIOS[0],
+                       help="subtypes: planted subtypes to recover; confounded: the same, with "
+                       "a latent complexity driving code counts and outcomes; null: no structure")
 
     lineage = sub.add_parser("lineage", help="the chain from a published file back to the "
                              "extract, checkpoints and settings (from the Dagster instance)")
@@ -77,10 +83,11 @@ def _synth(args: argparse.Namespace) -> int:
     from mh_assets.core.synthetic import SyntheticSpec, write_synthetic_extract
 
     spec = SyntheticSpec(patients=args.patients, seed=args.seed, encoding=args.encoding,
-                         delimiter=args.delimiter, header_language=args.headers)
+                         delimiter=args.delimiter, header_language=args.headers,
+                         scenario=args.scenario)
     started = time.perf_counter()
     result = write_synthetic_extract(spec, args.out)
-    print(f"wrote {result.extract_path} ({args.patients} rows, "
+    print(f"wrote {result.extract_path} ({args.patients} rows, {args.scenario} scenario, "
           f"{time.perf_counter() - started:.1f} s); ground truth: {result.truth_path}")
     return 0
 
@@ -92,7 +99,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     settings.extracts_dir.mkdir(parents=True, exist_ok=True)
     if not find_extracts(settings.extracts_dir):
         result = write_synthetic_extract(
-            SyntheticSpec(patients=args.patients, seed=DEMO_SEED), settings.extracts_dir
+            SyntheticSpec(patients=args.patients, seed=DEMO_SEED, scenario=args.scenario),
+            settings.extracts_dir,
         )
         print(f"Landing zone was empty: wrote a synthetic extract {result.extract_path.name}")
     return _run(settings, None, None)

@@ -16,11 +16,23 @@ a multi-hot baseline sees, ARI around 0.9 with K-Means) while common codes stay
 common to all, as in the real cohort. The code-count distributions only tilt a
 little per subtype, so the number of codes alone cannot tell subtypes apart and
 a confounder audit has something real to look for.
+
+That is the ``"subtypes"`` scenario, the default. Two more (``SCENARIOS``) exist
+to make the clustering pipeline fail where it should: ``"confounded"`` keeps the
+subtypes' codes but lets a latent per-patient *complexity*, unrelated to subtype,
+drive the number of codes and the outcomes (severity, stay, discharge), so a
+method that clusters on how much is coded finds complexity rather than subtypes;
+``"null"`` plants no subtype at all, so any cluster found is noise. In both,
+subtypes (where they exist) shift outcomes a little (``OUTCOME_SHIFTS``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: What ``SyntheticSpec.scenario`` may be (see the module docstring); the first is
+#: the default and the only one whose files match earlier versions byte for byte.
+SCENARIOS: tuple[str, ...] = ("subtypes", "confounded", "null")
 
 # Clinical themes: each belongs to at most one subtype per sex, and leaks into the
 # background only at LEAKAGE, so they stay distinctive. Substance themes
@@ -123,6 +135,36 @@ SUBTYPES: dict[str, tuple[Subtype, ...]] = {
             n_codes_tilt=-0.1,
         ),
     ),
+}
+
+
+@dataclass(frozen=True)
+class OutcomeShift:
+    """How a subtype moves its patients' outcomes, on top of complexity.
+
+    Without it, outcome-based evaluation of clusters (do they differ in stay,
+    severity, discharge?) would have nothing real to find in the ``"confounded"``
+    scenario except complexity, which is exactly the confounder to see through.
+    The shifts are small next to complexity's own effect, and clinically
+    plausible for adolescent admissions: psychotic episodes and eating disorders
+    stay longer; personality disorder with self-harm and multiple substances is
+    graded more severe and is more often discharged elsewhere than home
+    (transfer, voluntary discharge). ``stay`` is added to log-days,
+    ``severity`` to the latent behind APR severity and mortality risk (in
+    standard deviations of complexity), ``non_home`` to the log-odds of a
+    discharge other than home. Applied only in the ``"confounded"`` scenario.
+    """
+
+    stay: float = 0.0
+    severity: float = 0.0
+    non_home: float = 0.0
+
+
+#: Outcome shifts by a subtype's anchor theme; themes not listed shift nothing.
+OUTCOME_SHIFTS: dict[str, OutcomeShift] = {
+    "psychosis": OutcomeShift(stay=0.3),
+    "personality": OutcomeShift(severity=0.4, non_home=0.6),
+    "eating": OutcomeShift(stay=0.25),
 }
 
 

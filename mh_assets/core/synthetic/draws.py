@@ -19,11 +19,24 @@ drawing ``E_c / w_c`` with ``E_c ~ Exp(1)`` for every code and keeping the
 smallest ``n`` is a weighted draw of ``n`` distinct codes (Efraimidis and
 Spirakis). Forcing a code means giving it a key below every other; excluding
 one (the principal) means an infinite key.
+
+That is the ``"subtypes"`` scenario. In ``"confounded"`` each row also has a
+latent complexity ``z ~ N(0, 1)``, independent of subtype, and its number of
+codes is the profile's codes-per-patient quantile at a Gaussian copula of ``z``
+(correlation ``COMPLEXITY_RHO``) instead of the subtype-tilted draw: the
+marginal stays the profile's, but how much is coded says complexity, not
+subtype. In ``"null"`` there are no subtypes: the number of codes comes from
+complexity the same way, the principal from the sex's chapter-F principal
+marginal, secondary codes from the secondary-code marginal, so codes co-occur
+only through how many each row has (the SUD rule above still holds, its code
+drawn from the SUD marginal). Complexity and the copula noise come from their
+own generator, so the default scenario draws exactly what it always did.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -36,6 +49,7 @@ PLACEHOLDER_RATE = 0.001
 _CHUNK = 65_536  # rows per key matrix: bounds memory at chunk x vocabulary floats
 _TAIL_DECAY = 0.6  # share kept per extra code in the suppressed codes-per-patient tail
 SHARPEN = 1.5  # exponent on profile counts for principal diagnoses
+COMPLEXITY_RHO = 0.85  # copula correlation of complexity with the number of codes
 
 
 @dataclass
@@ -43,13 +57,15 @@ class DrawnCodes:
     """Per-row draws; ``codes`` holds ids into ``code_table``, -1 for a blank field."""
 
     sex: np.ndarray  # int8, index into SEX_ORDER
-    subtype: np.ndarray  # int8, index into sc.SUBTYPES[sex]
+    subtype: np.ndarray  # int8, index into sc.SUBTYPES[sex]; -1 in the null scenario
     codes: np.ndarray  # int32 (rows, MAX_CODES); column 0 is the principal diagnosis
     code_table: list[str]
     code_id: dict[str, int]
     quirks: bool
     retired_occurrences: int = 0
     placeholder_occurrences: int = 0
+    scenario: str = "subtypes"
+    complexity: np.ndarray | None = None  # float64 latent z; None in the subtypes scenario
 
 
 def vocabulary(sex_profile: dict) -> list[str]:
@@ -83,22 +99,58 @@ def n_codes_distribution(sex_profile: dict) -> np.ndarray:
     return p / p.sum()
 
 
-def draw_codes(rng: np.random.Generator, profile: dict, n: int, *, quirks: bool) -> DrawnCodes:
-    """Sex, subtype and code ids for ``n`` rows (see the module docstring)."""
+def n_codes_from_complexity(base_n: np.ndarray, z: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Codes per row: ``base_n``'s quantile at ``Phi(rho * z + sqrt(1 - rho^2) * noise)``.
+
+    The copula argument is standard normal, so the marginal is ``base_n``
+    (P(n) for n = 1..MAX_CODES) whatever ``rho``, and the count rises with ``z``.
+    Comparing on the normal scale (``Phi^-1`` of the cumulative probabilities)
+    is the same inverse CDF without evaluating ``Phi`` per row.
+    """
+    cdf = np.cumsum(base_n)[:-1] / base_n.sum()
+    edges = np.array([NormalDist().inv_cdf(q) if 0 < q < 1 else np.sign(q - 0.5) * np.inf
+                      for q in cdf])
+    latent = COMPLEXITY_RHO * z + np.sqrt(1 - COMPLEXITY_RHO**2) * noise
+    return (np.searchsorted(edges, latent, side="left") + 1).astype(np.int64)
+
+
+def draw_codes(
+    rng: np.random.Generator,
+    profile: dict,
+    n: int,
+    *,
+    quirks: bool,
+    scenario: str = "subtypes",
+    latent: np.random.Generator | None = None,
+) -> DrawnCodes:
+    """Sex, subtype and code ids for ``n`` rows (see the module docstring).
+
+    ``latent`` draws complexity and the copula noise; the scenarios other than
+    ``"subtypes"`` need it, and ``"subtypes"`` never touches it.
+    """
+    if scenario not in sc.SCENARIOS:
+        raise ValueError(f"scenario {scenario!r} is not one of {', '.join(sc.SCENARIOS)}")
+    complexity = noise = None
+    if scenario != "subtypes":
+        if latent is None:
+            raise ValueError(f"the {scenario!r} scenario needs a latent generator")
+        complexity = latent.standard_normal(n)
+        noise = latent.standard_normal(n)
     table = code_table(profile)
     code_id = {code: i for i, code in enumerate(table)}
     patients = np.array([profile["sexes"][s]["patients"] for s in SEX_ORDER], float)
     sex = (rng.random(n) < patients[1] / patients.sum()).astype(np.int8)
-    subtype = np.zeros(n, dtype=np.int8)
+    subtype = np.full(n, -1 if scenario == "null" else 0, dtype=np.int8)
     codes = np.full((n, MAX_CODES), -1, dtype=np.int32)
 
     for sex_code, sex_name in enumerate(SEX_ORDER):
         sex_profile = profile["sexes"][sex_name]
         subtypes = sc.SUBTYPES[sex_name]
         rows = np.flatnonzero(sex == sex_code)
-        shares = np.array([t.share for t in subtypes])
-        drawn_subtype = rng.choice(len(subtypes), size=rows.size, p=shares / shares.sum())
-        subtype[rows] = drawn_subtype
+        if scenario != "null":
+            shares = np.array([t.share for t in subtypes])
+            drawn_subtype = rng.choice(len(subtypes), size=rows.size, p=shares / shares.sum())
+            subtype[rows] = drawn_subtype
 
         vocab = vocabulary(sex_profile)
         ids = np.array([code_id[c] for c in vocab], dtype=np.int32)
@@ -113,6 +165,21 @@ def draw_codes(rng: np.random.Generator, profile: dict, n: int, *, quirks: bool)
         secondary_counts = np.maximum(all_counts - principal_counts, 0.5)
         base_n = n_codes_distribution(sex_profile)
 
+        if scenario == "null":
+            # The marginals only: nothing ties one code to another but the count.
+            if not (principal_counts * chapter_f).any():
+                raise ValueError(f"the profile has no {sex_name} chapter-F principal diagnosis")
+            local = _draw_rows(
+                rng,
+                n_codes_from_complexity(base_n, complexity[rows], noise[rows]),
+                principal_w=principal_counts * chapter_f,
+                secondary_w=secondary_counts / secondary_counts.sum(),
+                sud=sud,
+                own_sud_w=secondary_counts * sud,
+            )
+            codes[rows] = np.where(local >= 0, ids[np.maximum(local, 0)], -1)
+            continue
+
         background = secondary_counts * np.array([sc.background_weight(t) for t in themes])
         background /= background.sum()
         for k, spec in enumerate(subtypes):
@@ -120,8 +187,13 @@ def draw_codes(rng: np.random.Generator, profile: dict, n: int, *, quirks: bool)
             core_theme = np.array([spec.core.get(t, 0.0) for t in themes])
             anchor = np.array([t == spec.anchor for t in themes])
             core = _theme_normalised(secondary_counts, themes, core_theme)
-            p_n = base_n * np.exp(spec.n_codes_tilt * np.arange(1, MAX_CODES + 1))
-            n_codes = rng.choice(np.arange(1, MAX_CODES + 1), size=members.size, p=p_n / p_n.sum())
+            if scenario == "subtypes":
+                p_n = base_n * np.exp(spec.n_codes_tilt * np.arange(1, MAX_CODES + 1))
+                n_codes = rng.choice(
+                    np.arange(1, MAX_CODES + 1), size=members.size, p=p_n / p_n.sum()
+                )
+            else:  # confounded: complexity, not subtype, sets the count
+                n_codes = n_codes_from_complexity(base_n, complexity[members], noise[members])
             principal_w = principal_counts**SHARPEN * anchor * chapter_f
             if not principal_w.any():
                 raise ValueError(
@@ -138,7 +210,9 @@ def draw_codes(rng: np.random.Generator, profile: dict, n: int, *, quirks: bool)
             )
             codes[members] = np.where(local >= 0, ids[np.maximum(local, 0)], -1)
 
-    drawn = DrawnCodes(sex, subtype, codes, table, code_id, quirks)
+    drawn = DrawnCodes(
+        sex, subtype, codes, table, code_id, quirks, scenario=scenario, complexity=complexity
+    )
     if quirks:
         _plant_invalid_codes(rng, drawn)
     return drawn

@@ -14,6 +14,14 @@ profile. The subtype is written to a separate ground-truth file, never the
 extract, so clustering can be scored against it without leaking it into the
 pipeline.
 
+``SyntheticSpec.scenario`` picks what is planted (``codes.SCENARIOS``):
+``"subtypes"`` (the default, byte-identical to earlier versions), ``"confounded"``
+(the same subtypes, but a latent complexity independent of them drives the
+number of codes and the outcomes) or ``"null"`` (no subtypes; codes co-occur
+only through how many each row has). The truth file says which, and carries
+each row's complexity where there is one, so a pipeline can be shown to fail
+on the last two in the ways it should.
+
 Everything is vectorised numpy/polars (loops run over subtypes and code slots
 only) and seeded: the same spec gives byte-identical files. The work is split:
 :mod:`.codes` (planted subtypes, code tables), :mod:`.draws` (each
@@ -48,6 +56,7 @@ from mh_assets.core.synthetic.fields import (
 __all__ = [
     "ENGLISH_HEADERS",
     "REGISTRY_COLUMNS",
+    "SCENARIOS",
     "SPANISH_HEADERS",
     "SyntheticResult",
     "SyntheticSpec",
@@ -57,11 +66,15 @@ __all__ = [
     "write_synthetic_extract",
 ]
 ENCODINGS = ("utf-8", "utf-8-sig", "latin-1")
+SCENARIOS = sc.SCENARIOS
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """What to generate. ``quirks=False`` writes a clean file in the same format."""
+    """What to generate. ``quirks=False`` writes a clean file in the same format.
+
+    ``scenario`` is one of ``SCENARIOS`` (see the module docstring).
+    """
 
     patients: int
     seed: int
@@ -71,6 +84,7 @@ class SyntheticSpec:
     quirks: bool = True
     request: int = 454
     timestamp: datetime = datetime(2024, 12, 26, 16, 30, 36)
+    scenario: str = "subtypes"
 
     def __post_init__(self) -> None:
         if self.patients < 1:
@@ -81,6 +95,8 @@ class SyntheticSpec:
             raise ValueError(f"header_language {self.header_language!r} must be 'es' or 'en'")
         if len(self.delimiter) != 1 or self.delimiter in '"\n\r ':
             raise ValueError(f"delimiter {self.delimiter!r} must be one character, not a quote")
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario {self.scenario!r} is not one of {', '.join(SCENARIOS)}")
 
 
 @dataclass(frozen=True)
@@ -135,9 +151,13 @@ def write_synthetic_extract(
         out.parent.mkdir(parents=True, exist_ok=True)
         extract_path = out
     profile = default_profile() if profile is None else profile
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(3)]
+    # The fourth stream (latent complexity) leaves the first three as they always were.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(4)]
 
-    drawn = draw_codes(streams[0], profile, spec.patients, quirks=spec.quirks)
+    drawn = draw_codes(
+        streams[0], profile, spec.patients, quirks=spec.quirks, scenario=spec.scenario,
+        latent=streams[3],
+    )
     exclusion, flag = plant_problems(streams[1], drawn, spec.quirks)
     frame = registry_frame(streams[2], profile, drawn, exclusion, flag)
     headers = SPANISH_HEADERS if spec.header_language == "es" else ENGLISH_HEADERS
@@ -149,7 +169,7 @@ def write_synthetic_extract(
     truth.write_parquet(tmp)
     os.replace(tmp, truth_path)
 
-    subtype_rows = truth["subtype"].value_counts().sort("subtype")
+    subtype_rows = truth["subtype"].drop_nulls().value_counts().sort("subtype")
     return SyntheticResult(
         extract_path=extract_path,
         truth_path=truth_path,
@@ -187,20 +207,33 @@ def _write_csv(
 
 
 def _truth_frame(drawn: DrawnCodes, exclusion: np.ndarray, flag: np.ndarray) -> pl.DataFrame:
-    """record_number (1-based data row), planted sex and subtype, and planted problems."""
+    """record_number (1-based data row), planted sex and subtype, and planted problems.
+
+    Then ``scenario`` (the same on every row) and ``complexity`` (null in
+    ``"subtypes"``); ``subtype`` and ``subtype_name`` are null in ``"null"``.
+    """
     n = drawn.codes.shape[0]
     sexes = pl.Series(list(SEX_ORDER), dtype=pl.String)
     sex = sexes.gather(drawn.sex)
-    labels = [f"{s}:{k}" for s in SEX_ORDER for k in range(len(sc.SUBTYPES[s]))]
-    names = [t.name for s in SEX_ORDER for t in sc.SUBTYPES[s]]
-    offset = np.cumsum([0, *(len(sc.SUBTYPES[s]) for s in SEX_ORDER)])[drawn.sex]
     none = pl.Series([None], dtype=pl.String)
+    labels = pl.Series(
+        [f"{s}:{k}" for s in SEX_ORDER for k in range(len(sc.SUBTYPES[s]))], dtype=pl.String
+    ).extend(none)
+    names = pl.Series([t.name for s in SEX_ORDER for t in sc.SUBTYPES[s]], dtype=pl.String)
+    names = names.extend(none)
+    offset = np.cumsum([0, *(len(sc.SUBTYPES[s]) for s in SEX_ORDER)])[drawn.sex]
+    index = np.where(drawn.subtype < 0, len(labels) - 1, offset + drawn.subtype)
+    complexity = (
+        pl.repeat(None, n, dtype=pl.Float64, eager=True)
+        if drawn.complexity is None
+        else pl.Series(drawn.complexity, dtype=pl.Float64)
+    )
     return pl.DataFrame(
         {
             "record_number": np.arange(1, n + 1, dtype=np.int64),
             "sex": sex,
-            "subtype": pl.Series(labels, dtype=pl.String).gather(offset + drawn.subtype),
-            "subtype_name": pl.Series(names, dtype=pl.String).gather(offset + drawn.subtype),
+            "subtype": labels.gather(index),
+            "subtype_name": names.gather(index),
             "n_codes": (drawn.codes >= 0).sum(axis=1).astype(np.int64),
             "planted_exclusion": pl.Series(EXCLUSIONS, dtype=pl.String)
             .extend(none)
@@ -208,5 +241,7 @@ def _truth_frame(drawn: DrawnCodes, exclusion: np.ndarray, flag: np.ndarray) -> 
             "planted_flag": pl.Series(FLAGS, dtype=pl.String)
             .extend(none)
             .gather(np.where(flag < 0, len(FLAGS), flag)),
+            "scenario": pl.repeat(drawn.scenario, n, dtype=pl.String, eager=True),
+            "complexity": complexity,
         }
     )

@@ -7,9 +7,19 @@ problems the cohort stage must exclude or flag, so those stages are tested on
 what real extracts carry. Values follow the cohort profile where it says
 something (admission years, stay quartiles) and plausible registry codes where
 it does not (provinces, discharge types, APR-DRGs).
+
+In the ``"confounded"`` and ``"null"`` scenarios the outcomes follow each row's
+latent complexity (:mod:`.draws`): APR severity and mortality risk are ordinal
+cuts of ``SEVERITY_LOADING * z`` plus noise, log-stay gains ``STAY_LOADING * z``,
+and a discharge other than home grows likelier with ``z`` -- each calibrated so
+its marginal stays today's -- and, in ``"confounded"``, the subtype's
+:data:`~.codes.OUTCOME_SHIFTS` move them a little further. Cost follows
+severity through the APR weight, as it always did.
 """
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
@@ -37,6 +47,15 @@ FLAG_RATE = 0.0005
 ADMISSION_END = np.datetime64("2020-03-15")
 _AGE_WEIGHTS = {11: 1, 12: 2, 13: 5, 14: 10, 15: 17, 16: 23, 17: 25, 18: 9}
 _UNIT_COST = 4549.62
+# Outcomes (discharge type, APR severity and mortality risk) and their shares.
+DISCHARGE_TYPES, DISCHARGE_P = (1, 2, 3, 5, 8), (0.86, 0.05, 0.05, 0.02, 0.02)
+SEVERITY_P = (0.45, 0.38, 0.14, 0.03)
+MORTALITY_P = (0.9, 0.08, 0.02)
+# How complexity moves outcomes when a scenario has it (per standard deviation).
+SEVERITY_LOADING = 0.8  # on the standard-normal latent behind severity and mortality
+STAY_LOADING = 0.35  # on log-days
+NON_HOME_LOADING = 0.5  # on the log-odds of a discharge other than home
+_HERMITE = np.polynomial.hermite_e.hermegauss(40)  # E over z ~ N(0, 1), for calibration
 
 
 def plant_problems(
@@ -105,7 +124,8 @@ def registry_frame(
 ) -> pl.DataFrame:
     """Every column of the raw layout as strings (blank = null), in file order."""
     n = drawn.codes.shape[0]
-    dates = _episode_dates(rng, profile, drawn, exclusion, flag)
+    shifts = outcome_shifts(drawn)
+    dates = _episode_dates(rng, profile, drawn, exclusion, flag, shifts)
     province, residence, community = _provinces(rng, n)
     sex_code = np.where(drawn.sex == SEX_ORDER.index("female"), 2, 1)
     sex_code[exclusion == EXCLUSIONS.index("sex_not_1_2")] = 9
@@ -113,7 +133,9 @@ def registry_frame(
     table = drawn.code_table
     principal = drawn.codes[:, 0]
     chapter_of_code, section_of_code = _principal_classification(table, principal)
-    drg, severity, mortality, weight, cost = _apr_grouping(rng, table, principal)
+    drg, severity, mortality, weight, cost = _apr_grouping(
+        rng, table, principal, drawn.complexity, shifts
+    )
     n_proc = np.where(rng.random(n) < 0.15, rng.integers(1, 3, size=n), 0)
     proc = rng.integers(0, len(sc.PROCEDURES), size=(n, 2))
 
@@ -144,7 +166,7 @@ def registry_frame(
         stamp(dates["admission"], 0.4),
         stamp(dates["contact_end"], 0.2),
         stamp(dates["intervention"], 0.0).scatter(np.flatnonzero(dates["intervention"] < 0), None),
-        ints(rng.choice([1, 2, 3, 5, 8], size=n, p=[0.86, 0.05, 0.05, 0.02, 0.02])),
+        ints(_discharge_type(rng, drawn.complexity, shifts, n)),
         ints(rng.choice([1, 2, 4, 9], size=n, p=[0.93, 0.02, 0.02, 0.03])),
         ints(rng.choice([2, 1, 9], size=n, p=[0.82, 0.16, 0.02])),
         ints(dates["stay"]),
@@ -169,20 +191,45 @@ def registry_frame(
     )
 
 
+def outcome_shifts(drawn: DrawnCodes) -> dict[str, np.ndarray] | None:
+    """Per-row ``stay``, ``severity`` and ``non_home`` shifts, or None without complexity.
+
+    Only the ``"confounded"`` scenario shifts by subtype (:data:`.codes.OUTCOME_SHIFTS`,
+    keyed by anchor theme); ``"null"`` has complexity but no subtypes, so zeros.
+    """
+    if drawn.complexity is None:
+        return None
+    n = drawn.codes.shape[0]
+    shifts = {name: np.zeros(n) for name in ("stay", "severity", "non_home")}
+    if drawn.scenario != "confounded":
+        return shifts
+    for sex_code, sex in enumerate(SEX_ORDER):
+        for k, spec in enumerate(sc.SUBTYPES[sex]):
+            shift = sc.OUTCOME_SHIFTS.get(spec.anchor)
+            if shift is None:
+                continue
+            rows = (drawn.sex == sex_code) & (drawn.subtype == k)
+            for name in shifts:
+                shifts[name][rows] = getattr(shift, name)
+    return shifts
+
+
 def _episode_dates(
     rng: np.random.Generator,
     profile: dict,
     drawn: DrawnCodes,
     exclusion: np.ndarray,
     flag: np.ndarray,
+    shifts: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Days since 1970 for admission (as shown), contact end, birth and intervention (-1 = none).
 
     Admission years follow the profile per sex, days uniform within the year
     (2020 only up to the study's 15 March cut-off, except rows planted to break
-    it); stays are log-normal with the profile's median and interquartile range;
-    a whole age 11-18 at admission, with day offsets that keep the calendar age
-    inside that range.
+    it); stays are log-normal with the profile's median and interquartile range
+    (plus ``STAY_LOADING * z`` and the subtype's shift where a scenario has
+    complexity); a whole age 11-18 at admission, with day offsets that keep the
+    calendar age inside that range.
     """
     n = drawn.codes.shape[0]
     sexes = profile["sexes"]
@@ -203,7 +250,10 @@ def _episode_dates(
 
     q1, median, q3 = quartiles.T
     sigma = (np.log(q3) - np.log(q1)) / (2 * 0.6745)
-    stay = np.rint(np.exp(np.log(median) + sigma * rng.standard_normal(n))).astype(np.int64)
+    log_stay = np.log(median) + sigma * rng.standard_normal(n)
+    if drawn.complexity is not None and shifts is not None:
+        log_stay = log_stay + STAY_LOADING * drawn.complexity + shifts["stay"]
+    stay = np.rint(np.exp(log_stay)).astype(np.int64)
     # Discharged by the end of 2020, the study's last year.
     stay = np.minimum(np.clip(stay, 1, 180), _jan_first(np.array(2021)) - 1 - admission)
 
@@ -249,18 +299,89 @@ def _provinces(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _apr_grouping(
-    rng: np.random.Generator, table: list[str], principal: np.ndarray
+    rng: np.random.Generator,
+    table: list[str],
+    principal: np.ndarray,
+    complexity: np.ndarray | None = None,
+    shifts: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """APR-DRG from the principal diagnosis, severity, mortality risk, weight and cost."""
+    """APR-DRG from the principal diagnosis, severity, mortality risk, weight and cost.
+
+    Severity and mortality risk are drawn at their marginal shares, or, given
+    complexity, cut from a latent that rises with it (and the subtype's shift).
+    """
     n = principal.size
     drg_of_code = np.array([sc.drg_of(c) for c in table])
     weight_of_code = np.array([sc.DRG_WEIGHT[d] for d in drg_of_code])
-    severity = rng.choice([1, 2, 3, 4], size=n, p=[0.45, 0.38, 0.14, 0.03])
-    mortality = rng.choice([1, 2, 3], size=n, p=[0.9, 0.08, 0.02])
+    if complexity is None or shifts is None:
+        severity = rng.choice([1, 2, 3, 4], size=n, p=list(SEVERITY_P))
+        mortality = rng.choice([1, 2, 3], size=n, p=list(MORTALITY_P))
+    else:
+        severity = _ordinal(rng, complexity, shifts["severity"], SEVERITY_P)
+        mortality = _ordinal(rng, complexity, shifts["severity"], MORTALITY_P)
     weight = weight_of_code[principal] * np.array([0, 1.0, 1.3, 1.9, 3.2])[severity]
     weight = weight * np.exp(0.05 * rng.standard_normal(n))
     cost = weight * _UNIT_COST * np.exp(0.02 * rng.standard_normal(n))
     return drg_of_code[principal], severity, mortality, weight, cost
+
+
+def _ordinal(
+    rng: np.random.Generator, z: np.ndarray, shift: np.ndarray, shares: tuple[float, ...]
+) -> np.ndarray:
+    """Levels 1..len(shares) cut from ``SEVERITY_LOADING * z + shift + N(0, 1)``.
+
+    The latent is a normal mixture over the distinct shifts; the cut points
+    solve (by bisection) for the mixture's expected level shares to be ``shares``.
+    """
+    scale = float(np.hypot(SEVERITY_LOADING, 1.0))
+    means, counts = np.unique(shift, return_counts=True)
+    weights = counts / counts.sum()
+    normal = NormalDist()
+
+    def share_below(cut: float) -> float:
+        return float(sum(w * normal.cdf((cut - m) / scale) for m, w in zip(means, weights)))
+
+    cuts = []
+    for target in np.cumsum(shares)[:-1]:
+        low, high = means.min() - 10 * scale, means.max() + 10 * scale
+        for _ in range(60):
+            mid = 0.5 * (low + high)
+            low, high = (mid, high) if share_below(mid) < target else (low, mid)
+        cuts.append(0.5 * (low + high))
+    latent = SEVERITY_LOADING * z + shift + rng.standard_normal(z.size)
+    return np.searchsorted(np.array(cuts), latent) + 1
+
+
+def _discharge_type(
+    rng: np.random.Generator,
+    complexity: np.ndarray | None,
+    shifts: dict[str, np.ndarray] | None,
+    n: int,
+) -> np.ndarray:
+    """Tipo Alta: home (1) at its marginal share, likelier otherwise as complexity grows.
+
+    Given complexity, P(not home) is logistic in ``NON_HOME_LOADING * z`` plus the
+    subtype's shift, its intercept set so the expected share of home discharges
+    stays ``DISCHARGE_P[0]``; the other types keep their relative shares.
+    """
+    if complexity is None or shifts is None:
+        return rng.choice(list(DISCHARGE_TYPES), size=n, p=list(DISCHARGE_P))
+    nodes, node_w = _HERMITE
+    node_w = node_w / node_w.sum()
+    means, counts = np.unique(shifts["non_home"], return_counts=True)
+    logits = NON_HOME_LOADING * nodes[None, :] + means[:, None]
+    grid_w = (counts / counts.sum())[:, None] * node_w[None, :]
+    target = 1 - DISCHARGE_P[0]
+    low, high = -20.0, 20.0
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        expected = float((grid_w / (1 + np.exp(-(mid + logits)))).sum())
+        low, high = (mid, high) if expected < target else (low, mid)
+    intercept = 0.5 * (low + high)
+    p_other = 1 / (1 + np.exp(-(intercept + NON_HOME_LOADING * complexity + shifts["non_home"])))
+    others = np.array(DISCHARGE_P[1:]) / sum(DISCHARGE_P[1:])
+    other = rng.choice(list(DISCHARGE_TYPES[1:]), size=n, p=others)
+    return np.where(rng.random(n) < p_other, other, DISCHARGE_TYPES[0])
 
 
 def _principal_classification(
