@@ -24,6 +24,13 @@ from mh_assets.core.icd import DescriptorTable, display_expr, normalise_expr, re
 YEAR_SOURCE, YEAR = "Year", "year"
 STAY_SOURCE, DAYS_OF_STAY = "DaysOfStay", "days_of_stay"
 COVARIATES = {schema.AGE: schema.AGE, YEAR_SOURCE: YEAR, STAY_SOURCE: DAYS_OF_STAY}
+# Outcomes the registry records but no representation reads: the confounder audit
+# reports them and the representation evaluation predicts them. APR severity, mortality
+# risk and cost come from the APR-DRG grouper, which reads the same diagnoses.
+APR_SEVERITY, APR_MORTALITY, APR_COST, DISCHARGE_TYPE = (
+    "apr_severity", "apr_mortality_risk", "apr_cost", "discharge_type")
+OUTCOMES = {"APRSeverityLevel": APR_SEVERITY, "APRMortalityRisk": APR_MORTALITY,
+            "APRCost": APR_COST, "DischargeType": DISCHARGE_TYPE}
 
 
 def build_corpus(cohort: pl.DataFrame, table: DescriptorTable, sex: str) -> pl.DataFrame:
@@ -34,7 +41,9 @@ def build_corpus(cohort: pl.DataFrame, table: DescriptorTable, sex: str) -> pl.D
     was used; the code itself when unresolved), ``descriptors`` (the code itself when
     unresolved), ``resolution`` ("exact" / "ancestor" / "unresolved"), ``text``
     (descriptors joined with ``schema.DESCRIPTOR_SEPARATOR``), ``age_at_admission``,
-    ``year``, ``days_of_stay``.
+    ``year``, ``days_of_stay``, and the outcomes ``apr_severity``,
+    ``apr_mortality_risk``, ``apr_cost`` and ``discharge_type`` (null where the cohort
+    lacks the column: a pruned extract may).
     """
     if sex not in schema.SEXES:
         raise ValueError(f"sex must be one of {schema.SEXES}, got {sex!r}")
@@ -44,7 +53,9 @@ def build_corpus(cohort: pl.DataFrame, table: DescriptorTable, sex: str) -> pl.D
         raise ValueError(f"the cohort lacks column(s) {missing} needed for the descriptor corpus")
     fields = [c for c in schema.DIAGNOSIS_COLUMNS if c in cohort.columns]
 
-    records = cohort.filter(pl.col(schema.SEX) == sex)
+    records = cohort.filter(pl.col(schema.SEX) == sex).with_columns(
+        pl.lit(None).alias(src) for src in OUTCOMES if src not in cohort.columns
+    )
     raw = [pl.col(c).cast(pl.Utf8) for c in fields]
 
     # Resolve each distinct raw value once, then work with integer code ids: building
@@ -76,6 +87,7 @@ def build_corpus(cohort: pl.DataFrame, table: DescriptorTable, sex: str) -> pl.D
         pl.col(schema.SEX),
         lists.alias("_ids"),
         *[pl.col(src).alias(dst) for src, dst in COVARIATES.items()],
+        *[pl.col(src).alias(dst) for src, dst in OUTCOMES.items()],
     )
 
     def lookup(column: str) -> pl.Expr:
@@ -103,6 +115,7 @@ def build_corpus(cohort: pl.DataFrame, table: DescriptorTable, sex: str) -> pl.D
         schema.RESOLUTION,
         pl.col(schema.DESCRIPTORS).list.join(schema.DESCRIPTOR_SEPARATOR).alias(schema.TEXT),
         *COVARIATES.values(),
+        *OUTCOMES.values(),
     )
 
 

@@ -103,7 +103,9 @@ def test_sex_filter_and_covariates(table, cohort):
     assert corpus.columns == [
         schema.PATIENT_ID, schema.SEX, schema.CODES, schema.N_CODES, schema.RESOLVED_CODES,
         schema.DESCRIPTORS, schema.RESOLUTION, schema.TEXT, schema.AGE, "year", "days_of_stay",
+        "apr_severity", "apr_mortality_risk", "apr_cost", "discharge_type",
     ]  # fmt: skip
+    assert corpus["apr_severity"].null_count() == corpus.height  # the cohort lacks it
     covariates = corpus.select(schema.PATIENT_ID, schema.SEX, schema.AGE, "year", "days_of_stay")
     assert covariates.rows() == [("p2", "male", 15, 2017, 3)]
     text = f"Unspecified psychosis{SEP}Problems related to legal circumstances"

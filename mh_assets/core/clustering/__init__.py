@@ -9,6 +9,7 @@ Pipeline per sex partition (the Dagster wiring in ``mh_assets.defs`` calls these
     prof = profile_clusters(corpus, fit.labels, fit.names, config)  # cluster_profiles[sex]
     audit = confounder_audit(corpus, fit.labels, config)
     base = compare_baselines(X, corpus, fit.labels, fit.names, config, stab)  # baseline_clusters
+    null = clusterability(corpus, {"multi-hot": multi_hot_features(config)}, config)  # vs nulls
     # plots live in ``mh_assets.core.clustering.plots`` (not imported here: matplotlib and
     # plotly cost ~1 s, so import them inside the asset body):
     png, html = plots.k_selection_png(selection, sex), plots.k_selection_html(selection, sex)
@@ -30,6 +31,14 @@ from mh_assets.core.clustering.kmeans import (
     fit_clusters,
     order_by_size,
 )
+from mh_assets.core.clustering.null import (
+    Clusterability,
+    cluster_statistics,
+    clusterability,
+    degree_preserving_null,
+    multi_hot_features,
+    tfidf_features,
+)
 from mh_assets.core.clustering.profiles import (
     ClusterProfiles,
     code_matrix,
@@ -47,4 +56,6 @@ __all__ = [
     "code_profiles", "compare_baselines", "confounder_audit", "distributions", "eta_squared",
     "fit_clusters", "multi_hot_categories", "order_by_size",
     "profile_clusters", "select_k", "term_profiles", "tfidf_svd",
+    "Clusterability", "cluster_statistics", "clusterability", "degree_preserving_null",
+    "multi_hot_features", "tfidf_features",
 ]

@@ -64,6 +64,17 @@ def tfidf_svd(corpus: pl.DataFrame, components: int = 100, seed: int = 42) -> np
     return TruncatedSVD(n_components=r, random_state=seed).fit_transform(tfidf).astype(np.float32)
 
 
+def multi_hot_clusters(corpus: pl.DataFrame, k: int,
+                       config: ClusterConfig = ClusterConfig()) -> np.ndarray:
+    """The multi-hot baseline's K-Means labels at ``k`` (0 = largest) -- the same fit
+    :func:`compare_baselines` makes, so the audit and the baseline table agree."""
+    seed = child_seeds(config.seed, BASELINE_STAGE, 2)[0]
+    features = normalise_rows(multi_hot_categories(corpus, config.category_length))
+    with thread_limit(config.threads):
+        return order_by_size(kmeans_labels(features, k, config.n_init, seed, config.max_iter,
+                                           config.tol))
+
+
 @dataclass(frozen=True)
 class Baselines:
     """``table``: method, k (Int32), silhouette, macro_silhouette, mean_stability,

@@ -1,7 +1,8 @@
 """Every setting of the clustering stage, in one frozen object.
 
 The defaults are the issue's (k in 2..10, 50 resamples for k selection, 100 for
-stability, n_init 10 for the final fit, AMI warning above 0.3) plus the few choices
+stability, n_init 10 for the final fit, an eta-squared warning above 0.15, 20 null
+cohorts) plus the few choices
 that make 100,000 patients fit in minutes on two cores (fewer K-Means starts inside
 resamples, resamples of a bounded size). Each choice is a field so a reviewer can
 undo it, and ``as_metadata`` puts all of them next to the results they produced.
@@ -63,7 +64,25 @@ class ClusterConfig:
     top_codes: int = 10
     top_terms: int = 10
     # --- confounder audit --------------------------------------------------------
-    ami_threshold: float = 0.3
+    # Warn when eta^2(n_codes | cluster) exceeds ``eta_threshold``, or exceeds the
+    # multi-hot baseline's at the same k by more than ``eta_excess``. Both statistics
+    # keep their meaning at any k (AMI against a 19-level variable shrinks with k, so a
+    # k = 2 split by code count passed an AMI threshold).
+    eta_threshold: float = 0.15
+    eta_excess: float = 0.10
+    # --- clusterability: the same pipeline on degree-preserving null cohorts -------
+    null_cohorts: int = 20  # B null cohorts per representation
+    null_sample_size: int = 400  # patients per cohort that are embedded and clustered
+    null_resamples: int = 5  # resamples of k selection and stability inside each cohort
+    null_swaps_per_code: int = 5  # edge swaps per code occurrence when permuting
+    # --- verdict -------------------------------------------------------------------
+    # "supported": the clustering beats the null clearly (z >= supported_z and
+    # empirical p <= supported_p, silhouette and stability) and every cluster is stable
+    # (mean Jaccard >= stable_jaccard); "weak": beats the null on one, or unstable;
+    # "not supported": the null does as well.
+    supported_z: float = 3.0
+    supported_p: float = 0.05
+    stable_jaccard: float = 0.75
     # --- baselines ---------------------------------------------------------------
     category_length: int = 3  # multi-hot at the ICD-10 3-character category
     svd_components: int = 100
@@ -88,7 +107,8 @@ class ClusterConfig:
             raise ValueError(f"a pinned k must be at least 2, got k={self.k}")
         for name in ("n_bootstrap", "stability_resamples", "n_init", "resample_n_init",
                      "stability_n_init", "max_iter", "resample_max_iter", "top_codes", "n_jobs",
-                     "top_terms", "svd_components"):
+                     "top_terms", "svd_components", "null_cohorts", "null_resamples",
+                     "null_swaps_per_code"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("sample_size", "stability_sample_size"):
