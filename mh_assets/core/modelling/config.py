@@ -14,7 +14,7 @@ from typing import Any
 
 PRESETS = ("demo", "minilm", "paper")
 BACKBONES = ("scratch", "pretrained")
-AUGMENTATIONS = ("code_set", "dropout_only", "word_shuffle")
+AUGMENTATIONS = ("code_set", "code_subset", "dropout_only", "word_shuffle")
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 PAPER_NAME = "microsoft/deberta-v3-base"
 _AUTO_OR_BOOL = ("auto", True, False)
@@ -55,8 +55,11 @@ class TrainingConfig:
     contrastive_batch_size: int = 32
     temperature: float = 0.05
     projection_dim: int = 128
-    augmentation: str = "code_set"
+    # Views keep a random share of the codes, so code count is not what identifies a
+    # patient (on no-structure data "code_set" clustered by count: benchmarks/README.md).
+    augmentation: str = "code_subset"
     max_dropped_codes: int = 2
+    min_kept_share: float = 0.3  # code_subset: each view keeps U[share, 1] of the codes
     # Optimisation shared by both stages.
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
@@ -108,6 +111,8 @@ class TrainingConfig:
             problems.append(f"temperature={self.temperature} must be positive")
         if self.torch_threads < 0:
             problems.append(f"torch_threads={self.torch_threads} must be >= 0 (0: torch's default)")
+        if not 0.0 < self.min_kept_share <= 1.0:
+            problems.append(f"min_kept_share={self.min_kept_share} must lie in (0, 1]")
         if self.max_dropped_codes < 0:
             problems.append(f"max_dropped_codes={self.max_dropped_codes} must be >= 0")
         if self.hidden_size % self.num_attention_heads:

@@ -125,7 +125,8 @@ def train_contrastive(
     tokenizer = load_tokenizer(mlm_dir, config.max_length)
     dataset = EpochViews(
         [
-            make_views(corpus, config.augmentation, config.max_dropped_codes, config.seed, epoch)
+            make_views(corpus, config.augmentation, config.max_dropped_codes, config.seed, epoch,
+                       config.min_kept_share)
             for epoch in range(config.contrastive_epochs)
         ]
     )

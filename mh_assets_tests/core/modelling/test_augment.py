@@ -93,3 +93,22 @@ def test_toy_corpus_has_the_corpus_schema_and_planted_patterns():
     patterns = corpus["pattern"].to_list()
     assert all(p == PATTERNS[k][0] for p, k in zip(principal, patterns, strict=True))
     assert toy_corpus(300, seed=0).equals(corpus)
+
+
+def test_code_subset_views_keep_a_random_share_of_whole_descriptors(corpus):
+    originals = corpus[schema.DESCRIPTORS].to_list()
+    view_a, view_b = make_views(corpus, "code_subset", 2, seed=1, epoch=0, min_share=0.3)
+    kept_a, kept_b = _lists(view_a), _lists(view_b)
+    for original, a, b in zip(originals, kept_a, kept_b, strict=True):
+        for view in (a, b):
+            assert set(view) <= set(original) and len(view) == len(set(view))
+            assert max(1, int(np.ceil(0.3 * len(original)))) <= len(view) <= len(original)
+    # the point of the augmentation: two views of one patient differ in code count
+    many = [i for i, o in enumerate(originals) if len(o) >= 5]
+    assert np.mean([len(kept_a[i]) != len(kept_b[i]) for i in many]) > 0.5
+
+
+def test_code_subset_views_are_seeded():
+    corpus = toy_corpus(50, seed=1)
+    assert make_views(corpus, "code_subset", 2, 7, 0) == make_views(corpus, "code_subset", 2, 7, 0)
+    assert make_views(corpus, "code_subset", 2, 7, 0) != make_views(corpus, "code_subset", 2, 7, 1)

@@ -43,7 +43,7 @@ def test_paper_preset_has_the_study_hyperparameters():
 def test_demo_is_the_default_and_trains_from_scratch():
     config = preset_config()
     assert (config.preset, config.backbone, config.model_name) == ("demo", "scratch", None)
-    assert config.augmentation == "code_set" and config.max_dropped_codes == 2
+    assert config.augmentation == "code_subset" and config.min_kept_share == 0.3
     assert config.eval_fraction == 0.1 and config.group_by_length and config.bf16 == "auto"
 
 
