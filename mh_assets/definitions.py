@@ -13,6 +13,7 @@ import dagster as dg
 from mh_assets.defs import (
     automation,
     cluster_outputs,
+    cluster_profiles,
     clusters,
     cohort,
     cohort_tables,
@@ -42,8 +43,8 @@ def build_defs(settings: Settings) -> dg.Definitions:
         clusters.k_selection,
         clusters.cluster_assignments,
         clusters.cluster_stability,
-        clusters.cluster_profiles,
-        clusters.baseline_clusters,
+        cluster_profiles.cluster_profiles,
+        cluster_profiles.baseline_clusters,
         cluster_outputs.cluster_table,
         cluster_outputs.cluster_pairs,
         cluster_outputs.cluster_maps,

@@ -119,6 +119,11 @@ def test_report_is_self_contained_and_shows_every_section(demo):
     assert "url(http" not in html
     for heading in ("Supplementary tables", "Cohort descriptives", "Cluster maps", "Validity"):
         assert heading in html
+    first = re.search(r'<section id="s1"><h2>([^<]*)</h2>', html)
+    assert first and first.group(1) == "Are there subtypes?"
+    verdicts = [json.loads((platform.artifacts / f"tables/subtypes_verdict_{sex}.json")
+                           .read_text())["level"] for sex in ("female", "male")]
+    assert all(v in ("supported", "weak", "not supported") for v in verdicts)
     assert html.count("data:image/png;base64,") >= 10
     extract = json.loads((platform.artifacts / "restricted/extract_info.json").read_text())
     assert extract["sha256"] in html
@@ -158,7 +163,11 @@ def test_cluster_assets_show_their_checks_and_validity_in_metadata(demo):
         assert "c_df_ipf" in profiles["top_codes"].value
         baselines = _latest(instance, "baseline_clusters", sex).metadata
         assert "multi-hot categories" in baselines["preview"].value
+    for sex in ("female", "male"):
+        assignments = _latest(instance, "cluster_assignments", sex).metadata
+        assert assignments["verdict"].value in ("supported", "weak", "not supported")
     for asset, check in (("cluster_assignments", "confounder_audit"),
+                         ("cluster_assignments", "subtypes_supported"),
                          ("cluster_stability", "clusters_stable")):
         history = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey(asset), check), limit=10)

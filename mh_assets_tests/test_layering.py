@@ -3,7 +3,7 @@
 * ``mh_assets.core`` is science: it never imports Dagster;
 * no module is part of an import circle, and every module imports on its own;
 * a ``defs`` module imports only ``core``, ``ops`` and the shared wiring helpers
-  (partitions, resources, metadata, executor) -- never another asset module;
+  (partitions, resources, metadata, executor, run config) -- never another asset module;
 * only ``mh_assets/core/layout.py`` spells an artifact path.
 """
 
@@ -20,7 +20,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mh_assets"
 SHARED_DEFS = {"mh_assets.defs.partitions", "mh_assets.defs.resources",
-               "mh_assets.defs.metadata", "mh_assets.defs.executor"}
+               "mh_assets.defs.metadata", "mh_assets.defs.executor",
+               "mh_assets.defs.run_config"}
 ARTIFACT_DIRS = ("restricted", "models", "reference", "tables", "figures", "report",
                  "provenance")
 

@@ -105,6 +105,11 @@ def restricted_table(stem: str, suffix: str = ".csv") -> str:
     return f"{RESTRICTED}/{TABLES}/{stem}{suffix}"
 
 
+def verdict(sex: str) -> str:
+    """The published "are there subtypes?" verdict of a sex (aggregates only)."""
+    return f"{TABLES}/subtypes_verdict_{sex}.json"
+
+
 def figure(stem: str, suffix: str = ".png") -> str:
     return f"{FIGURES}/{stem}{suffix}"
 

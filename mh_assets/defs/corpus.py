@@ -14,7 +14,7 @@ from mh_assets.core import corpus as core_corpus
 from mh_assets.core import icd, layout
 from mh_assets.core.schema import N_CODES
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
-from mh_assets.defs.partitions import sex_partitions
+from mh_assets.defs.partitions import sex_check, sex_partitions
 from mh_assets.defs.resources import PlatformParam
 
 
@@ -56,15 +56,13 @@ def icd_descriptors(
     description="One row per patient of the partition's sex: codes in field order (principal "
     "first), each code's descriptor and how it was resolved, and the descriptor text.",
     check_specs=[
-        dg.AssetCheckSpec(
-            "descriptor_coverage", asset="descriptor_corpus", blocking=True,
+        sex_check(
+            "descriptor_coverage", "descriptor_corpus", blocking=True,
             description="Code occurrences resolved exactly >= the exact threshold and with "
             "ancestors >= the ancestor threshold (settings). Lists unresolved codes.",
         ),
-        dg.AssetCheckSpec(
-            "corpus_not_empty", asset="descriptor_corpus", blocking=True,
-            description="The partition has at least one patient.",
-        ),
+        sex_check("corpus_not_empty", "descriptor_corpus", blocking=True,
+                  description="The partition has at least one patient."),
     ],
 )
 def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam):

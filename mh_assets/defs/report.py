@@ -66,13 +66,18 @@ def study_report(
     context: dg.AssetExecutionContext, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.publish.report import ReportInput, build_report
-    from mh_assets.core.publish.report_sections import build_sections, cohort_flow
+    from mh_assets.core.publish.report_sections import (
+        build_sections,
+        cohort_flow,
+        subtypes_section,
+    )
 
     settings, store = platform.settings, platform.store
     sections, validity = build_sections(store)
     extract = json.loads(store.path(layout.EXTRACT_INFO).read_text())
     html = build_report(ReportInput(
         subtitle=f"Preset {settings.preset}; extract {extract['file_name']}",
+        leading=[subtypes_section(store)],
         cohort_flow=cohort_flow(store, settings.min_cell),
         sections=sections, validity=validity, provenance=_provenance(context, platform),
     ))

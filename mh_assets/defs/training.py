@@ -7,67 +7,28 @@ the code location stays fast.
 """
 
 
-import dataclasses
 import time
-import types
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
-import pydantic
 
 from mh_assets.core import layout
-from mh_assets.core.modelling.config import TrainingConfig, preset_config
+from mh_assets.core.modelling.config import TrainingConfig
 from mh_assets.core.schema import EMBEDDING, PATIENT_ID, TEXT
 from mh_assets.defs.executor import GPU_POOL, gpu_op_tags
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.partitions import sex_partitions
 from mh_assets.defs.resources import Platform, PlatformParam
+from mh_assets.defs.run_config import TrainingRunConfig, training_config
 from mh_assets.settings import Settings
-
-
-class _TrainingOverrides(dg.Config):
-    def overrides(self) -> dict[str, Any]:
-        """Set fields only; "true"/"false" become booleans for the str-or-bool fields."""
-        flags = {"true": True, "false": False}
-        return {
-            name: flags.get(value, value) if isinstance(value, str) else value
-            for name, value in self.model_dump().items()
-            if value is not None
-        }
-
-
-def run_config_type(annotation: Any) -> Any:
-    """The run-config type of a field: ``X | None`` for ``X`` (or ``X | None``); a union of
-    several types (``str | bool``) is given as text, which :meth:`overrides` converts."""
-    members = [t for t in typing.get_args(annotation) if t is not type(None)]
-    if isinstance(annotation, types.UnionType) and len(members) > 1:
-        return str | None
-    return (members[0] if members else annotation) | None
-
-
-# Every TrainingConfig field but the preset (MH_PRESET) is settable in run config, with
-# the preset's value when unset; the class is derived so new hyperparameters appear here.
-_FIELD_TYPES = typing.get_type_hints(TrainingConfig)
-TrainingRunConfig = pydantic.create_model(
-    "TrainingRunConfig",
-    __base__=_TrainingOverrides,
-    __doc__="Run-config overrides of the preset's hyperparameters (unset = preset value).",
-    **{
-        f.name: (run_config_type(_FIELD_TYPES[f.name]), None)
-        for f in dataclasses.fields(TrainingConfig)
-        if f.name != "preset"
-    },
-)
 
 
 def _config(platform: Platform, run_config: TrainingRunConfig) -> tuple[Settings, TrainingConfig]:
     settings = platform.settings
-    overrides = {"seed": settings.seed, **run_config.overrides()}
-    return settings, preset_config(settings.preset, **overrides)
+    return settings, training_config(settings.preset, settings.seed, run_config)
 
 
 def _train_stage(

@@ -90,6 +90,18 @@ def test_blocking_checks_guard_the_corpus(graph):
         assert graph.get_check_spec(checks[name]).blocking, name
 
 
+def test_every_check_of_a_per_sex_asset_is_partitioned_by_sex(graph):
+    """Each sex has its own latest result and history (not whichever sex ran last)."""
+    checks = list(graph.asset_check_keys)
+    assert {"confounder_audit", "subtypes_supported", "clusters_stable"} <= {c.name for c in checks}
+    for key in checks:
+        partitioned = _node(graph, key.asset_key.to_user_string()).partitions_def is not None
+        spec = graph.get_check_spec(key)
+        assert (spec.partitions_def is not None) == partitioned, key
+        if partitioned:
+            assert spec.partitions_def.get_partition_keys() == ["female", "male"]
+
+
 def test_loading_the_code_location_does_not_import_torch():
     code = (
         "import sys, mh_assets.definitions;"

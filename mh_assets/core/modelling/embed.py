@@ -25,7 +25,7 @@ from .resume import checkpoint_hash
 from .runtime import prepare_process, use_bf16
 from .tokenizer import load_tokenizer
 
-__all__ = ["checkpoint_hash", "embed_texts", "encode", "load_patient_encoder"]
+__all__ = ["TextEmbedder", "checkpoint_hash", "embed_texts", "encode", "load_patient_encoder"]
 
 
 def embed_texts(
@@ -47,6 +47,23 @@ def embed_texts(
     seconds = time.perf_counter() - started
     log(f"embedded {len(out)} patients in {seconds:.1f} s ({len(out) / max(seconds, 1e-9):,.0f}/s)")
     return out
+
+
+class TextEmbedder:
+    """The trained encoder, loaded once, embedding any texts on demand -- e.g. the texts
+    of null cohorts, which are embedded with the run's model and never trained on."""
+
+    def __init__(self, model_dir: Path, config: TrainingConfig,
+                 log: Callable[[str], None] = lambda _msg: None):
+        prepare_process(config)
+        self.config = config
+        self.device = choose_device(log)
+        self.model = load_patient_encoder(model_dir, self.device)
+        self.tokenizer = load_tokenizer(model_dir, config.max_length)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        return encode(self.model, self.tokenizer, texts, self.config,
+                      self.config.embed_batch_size, self.device)
 
 
 def encode(

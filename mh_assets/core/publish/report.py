@@ -55,7 +55,8 @@ class Section:
 
 @dataclass(frozen=True)
 class ReportInput:
-    """Everything the report shows, in order: flow, sections, validity, provenance.
+    """Everything the report shows, in order: leading sections (the findings), flow,
+    sections, validity, provenance.
 
     ``cohort_flow``: any aggregate frame, typically (step, n) rows from "read" through
     each exclusion reason to "kept". ``provenance``: extract sha256, code version,
@@ -66,6 +67,7 @@ class ReportInput:
 
     title: str = "Sex-specific diagnostic subtypes: study report"
     subtitle: str = ""
+    leading: Sequence[Section] = ()  # before the cohort flow: the findings come first
     cohort_flow: pl.DataFrame | None = None
     sections: Sequence[Section] = ()
     validity: Section | None = None
@@ -94,7 +96,7 @@ figure,table{page-break-inside:avoid}h2{page-break-after:avoid}}
 
 def build_report(report: ReportInput) -> str:
     """The whole HTML document as a string (no external URL in any src/href/url())."""
-    sections: list[Section] = []
+    sections: list[Section] = list(report.leading)
     if report.cohort_flow is not None:
         sections.append(Section("Cohort flow", [ReportTable(
             "Records read, excluded (per reason) and kept", report.cohort_flow)]))

@@ -7,6 +7,8 @@ the cohort flow is the one restricted aggregate it uses, and it is suppressed he
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from mh_assets.core import layout
@@ -32,16 +34,85 @@ def cohort_flow(store: ArtifactStore, min_cell: int) -> pl.DataFrame:
                     min_cell=min_cell)
 
 
+def verdicts(store: ArtifactStore) -> dict[str, dict]:
+    """Each sex's published verdict record (level, representation, reasons, numbers)."""
+    out = {}
+    for sex in SEXES:
+        path = store.path(layout.verdict(sex))
+        if path.exists():
+            out[sex] = json.loads(path.read_text())
+    return out
+
+
+def subtypes_section(store: ArtifactStore) -> Section:
+    """"Are there subtypes?": the verdict per sex, plainly, and the numbers behind it."""
+    from mh_assets.core.clustering.verdict import NOT_SUPPORTED, Verdict
+
+    found = verdicts(store)
+    items: list = []
+    for sex, record in found.items():
+        verdict = Verdict(record["level"], record["representation"], tuple(record["reasons"]),
+                          record["numbers"])
+        items.append(verdict.sentence(sex))
+    if any(r["level"] == NOT_SUPPORTED for r in found.values()):
+        items.append(
+            "Where the data do not support subtypes, the clusters below are reported as a "
+            "descriptive partition of the cohort -- a way to summarise it -- and should not "
+            "be read as distinct clinical subtypes.")
+    items.append(
+        "How this was decided: the run's clustering is compared with the same pipeline on "
+        "degree-preserving null cohorts made from each partition (every patient keeps their "
+        "number of codes and every code its prevalence; only which codes go together is "
+        "shuffled). Subtypes are supported when the silhouette and the bootstrap stability "
+        "both beat the null clearly, every cluster is stable (mean Jaccard >= 0.75) and the "
+        "clusters do not follow the number of codes per patient.")
+    for sex in found:
+        table = pl.read_csv(store.path(layout.table(f"clusterability_{sex}")))
+        items.append(ReportTable(
+            f"Clusterability against the null ({sex})", clusterability_display(table),
+            "Each representation's clustering of the partition, and of degree-preserving "
+            "null cohorts by the same pipeline: mean (sd) over the null cohorts, z and "
+            "empirical p. Stability is the mean bootstrap Jaccard, the nulls' at the "
+            "observed k."))
+    return Section("Are there subtypes?", items)
+
+
+def clusterability_display(table: pl.DataFrame) -> pl.DataFrame:
+    """The clusterability table as a reader wants it: rounded, null as mean (sd)."""
+    def null(score: str) -> pl.Expr:
+        return pl.format("{} ({})", pl.col(f"null_{score}_mean").round(3),
+                         pl.col(f"null_{score}_sd").round(3))
+
+    return table.select(
+        pl.col("representation").alias("Representation"),
+        pl.col("k").alias("k (this pipeline)"),
+        pl.col("silhouette").round(3).alias("Silhouette"),
+        null("silhouette").alias("Null silhouette"),
+        pl.col("silhouette_z").round(1).alias("z (silhouette)"),
+        pl.col("silhouette_p").round(3).alias("p (silhouette)"),
+        pl.col("stability").round(3).alias("Stability"),
+        null("stability").alias("Null stability"),
+        pl.col("stability_z").round(1).alias("z (stability)"),
+        pl.col("stability_p").round(3).alias("p (stability)"),
+        pl.when(pl.col("beats_null")).then(pl.lit("yes")).otherwise(pl.lit("no"))
+        .alias("Beats the null"),
+    )
+
+
 def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
     """The report's sections in reading order, and the validity section."""
     figures_dir = store.path(layout.FIGURES)
     descriptive_figures = sorted(p.stem for p in figures_dir.glob("fig*.png"))
     maps = sorted(p.stem for p in figures_dir.glob("*_map_*.png"))
+    descriptive_only = any(r["level"] == "not supported" for r in verdicts(store).values())
+    clusters_title = ("All clusters, both sexes (a descriptive partition, not subtypes, where "
+                      "the data do not support subtypes)" if descriptive_only
+                      else "All clusters, both sexes")
     tables = Section("Supplementary tables", [
         _table(store, layout.table("sud_by_sex"), "Substance use disorders by sex",
                "Patients with a code of each group in any diagnosis field; chi-square with "
                "Yates' correction. F10 and F17 are additions to the study's table."),
-        _table(store, layout.table("clusters"), "All clusters, both sexes"),
+        _table(store, layout.table("clusters"), clusters_title),
         _table(store, layout.table("cluster_pairs"), "Male/female cluster pairs",
                "Hungarian matching on cosine similarity of c-DF-IPF profiles."),
     ])
@@ -58,9 +129,10 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
             _table(store, layout.table(f"stability_{sex}"), f"Cluster stability ({sex})",
                    "Mean Jaccard to the best-matching cluster over bootstrap resamples."),
             _table(store, layout.table(f"confounder_audit_{sex}"), f"Confounder audit ({sex})",
-                   "Association of cluster with codes per patient, admission year and "
-                   "length of stay (AMI, eta squared). The published study scored AMI 0.72 "
-                   "(male) and 0.83 (female) with n_codes."),
+                   "Association of cluster with codes per patient and admission year "
+                   "(possible confounders) and with length of stay and APR severity "
+                   "(outcomes, reported only): eta squared and AMI against the variable in "
+                   "k quantile groups, beside the multi-hot baseline at the same k."),
             _table(store, layout.table(f"baselines_{sex}"), f"Baseline comparison ({sex})"),
         )
     ])
