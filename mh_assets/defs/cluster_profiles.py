@@ -1,6 +1,5 @@
 """What the clusters are: code profiles, and the same k on two simple baselines -- per sex."""
 
-from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -17,17 +16,12 @@ from mh_assets.defs.metadata import (
     table_metadata,
     write_csv,
 )
-from mh_assets.defs.partitions import sex_partitions
+from mh_assets.defs.partitions import clusters_asset
 from mh_assets.defs.resources import PlatformParam
 from mh_assets.defs.run_config import ClusterRunConfig, cluster_config
 
 
-def _clusters_asset(**kwargs: Any):
-    return dg.asset(partitions_def=sex_partitions, group_name="clusters",
-                    kinds={"scikitlearn"}, **kwargs)
-
-
-@_clusters_asset(
+@clusters_asset(
     deps=["cluster_assignments", "descriptor_corpus"],
     code_version="1",
     description="Per cluster: c-DF-IPF of each code (the study's definition), prevalence "
@@ -60,7 +54,7 @@ def cluster_profiles(
     )
 
 
-@_clusters_asset(
+@clusters_asset(
     deps=["cluster_assignments", "cluster_stability", "patient_embeddings", "descriptor_corpus"],
     code_version="1",
     description="The same k on two simple baselines -- multi-hot ICD-10 categories, and "

@@ -34,16 +34,11 @@ from mh_assets.defs.metadata import (
     table_metadata,
     write_csv,
 )
-from mh_assets.defs.partitions import sex_check, sex_partitions
+from mh_assets.defs.partitions import clusters_asset, sex_check
 from mh_assets.defs.resources import Platform, PlatformParam
 from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
 
 RUN_REPRESENTATION = "transformer"
-
-
-def _clusters_asset(**kwargs: Any):
-    return dg.asset(partitions_def=sex_partitions, group_name="clusters",
-                    kinds={"scikitlearn"}, **kwargs)
 
 
 def _representations(platform: Platform, sex: str, cfg) -> dict[str, Any]:
@@ -62,7 +57,7 @@ def _representations(platform: Platform, sex: str, cfg) -> dict[str, Any]:
     }
 
 
-@_clusters_asset(
+@clusters_asset(
     deps=["patient_embeddings", "descriptor_corpus", "contrastive_checkpoint"],
     code_version="2",
     description="k chosen by bootstrapped silhouette (cosine; K-Means inside every "
@@ -115,7 +110,7 @@ def k_selection(
     ))
 
 
-@_clusters_asset(
+@clusters_asset(
     deps=["k_selection", "patient_embeddings", "descriptor_corpus"],
     code_version="2",
     description="K-Means (n_init 10, seeded) at the selected k; clusters numbered by size and "
@@ -202,7 +197,7 @@ def cluster_assignments(
     )
 
 
-@_clusters_asset(
+@clusters_asset(
     deps=["cluster_assignments"],
     code_version="2",
     description="Hennig-style bootstrap stability of the assignments (measured with them): "

@@ -14,6 +14,12 @@ from mh_assets.core.schema import SEXES
 sex_partitions = dg.StaticPartitionsDefinition(list(SEXES))
 
 
+def clusters_asset(**kwargs: object):
+    """The decorator of the per-sex clustering assets (group "clusters")."""
+    return dg.asset(partitions_def=sex_partitions, group_name="clusters",
+                    kinds={"scikitlearn"}, **kwargs)
+
+
 def sex_check(name: str, asset: str, description: str, *, blocking: bool = False
               ) -> dg.AssetCheckSpec:
     """A check spec partitioned by sex (Dagster 1.13 marks the argument as preview)."""
