@@ -86,7 +86,7 @@ def k_selection(
     context.log.info(f"{sex}: k={selection.chosen_k} ({selection.rule}); clusterability test "
                      f"on {cfg.null_cohorts} null cohorts per representation")
     corpus = store.read_parquet(layout.corpus(sex))
-    null = clusterability(corpus, _representations(platform, sex, cfg), cfg)
+    null = clusterability(corpus, _representations(platform, sex, cfg), cfg, context.log.info)
     null_stem = layout.table_stem(f"clusterability_{sex}")
     write_csv(store, f"{null_stem}.csv", null.table)
     write_csv(store, layout.table(f"clusterability_nulls_{sex}"), null.nulls)

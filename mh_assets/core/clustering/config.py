@@ -75,6 +75,10 @@ class ClusterConfig:
     null_sample_size: int = 400  # patients per cohort that are embedded and clustered
     null_resamples: int = 5  # resamples of k selection and stability inside each cohort
     null_swaps_per_code: int = 5  # edge swaps per code occurrence when permuting
+    # Worker processes for the cohorts' statistics (features, e.g. the transformer's
+    # embeddings, are built in the calling process). 2: the CLI runs one sex at a time,
+    # so the second core is free; measured 5.9 s -> 3.0 s for 20 multi-hot cohorts.
+    null_jobs: int = 2
     # --- verdict -------------------------------------------------------------------
     # "supported": the clustering beats the null clearly (z >= supported_z and
     # empirical p <= supported_p, silhouette and stability) and every cluster is stable
@@ -108,7 +112,7 @@ class ClusterConfig:
         for name in ("n_bootstrap", "stability_resamples", "n_init", "resample_n_init",
                      "stability_n_init", "max_iter", "resample_max_iter", "top_codes", "n_jobs",
                      "top_terms", "svd_components", "null_cohorts", "null_resamples",
-                     "null_swaps_per_code"):
+                     "null_swaps_per_code", "null_jobs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("sample_size", "stability_sample_size"):

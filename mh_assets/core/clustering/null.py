@@ -46,6 +46,7 @@ Pipeline, per representation (a callable from a corpus to a feature matrix):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -62,6 +63,7 @@ from mh_assets.core.clustering.geometry import (
     child_seeds,
     kmeans_labels,
     normalise_rows,
+    parallel_map,
     thread_limit,
 )
 from mh_assets.core.clustering.k_selection import select_k
@@ -372,7 +374,8 @@ class Clusterability:
 
 
 def clusterability(corpus: pl.DataFrame, representations: Mapping[str, Representation],
-                   config: ClusterConfig = ClusterConfig()) -> Clusterability:
+                   config: ClusterConfig = ClusterConfig(),
+                   log: Callable[[str], None] = lambda _message: None) -> Clusterability:
     """Compare each representation's clustering of ``corpus`` with its clusterings of
     ``config.null_cohorts`` degree-preserving null cohorts, under one reduced pipeline
     (:func:`cluster_statistics`).
@@ -398,10 +401,16 @@ def clusterability(corpus: pl.DataFrame, representations: Mapping[str, Represent
         cohorts.append(_subsample(null, config.null_sample_size, sample_seed))
     observed, nulls = {}, {}
     for name, features in representations.items():
+        started = time.perf_counter()
         observed[name] = cluster_statistics(features(cohorts[0]), config, per_cohort[0][2])
-        nulls[name] = [cluster_statistics(features(cohort), config, seed[2],
-                                          stability_k=observed[name][0])
-                       for cohort, seed in zip(cohorts[1:], per_cohort[1:], strict=True)]
+        tasks = [(features(cohort), config, seed[2], observed[name][0])
+                 for cohort, seed in zip(cohorts[1:], per_cohort[1:], strict=True)]
+        built = time.perf_counter()
+        nulls[name] = parallel_map(cluster_statistics, tasks, config.null_jobs)
+        null_mean = float(np.mean([s[1] for s in nulls[name]]))
+        log(f"null test, {name}: silhouette {observed[name][1]:.3f} against a null mean of "
+            f"{null_mean:.3f} over {len(tasks)} cohorts ({built - started:.1f} s features, "
+            f"{time.perf_counter() - built:.1f} s clustering)")
     return Clusterability.from_statistics(observed, nulls, config)
 
 
