@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-kept-share", type=float, default=None)
     parser.add_argument("--epochs", type=int, default=None, help="contrastive epochs")
     parser.add_argument("--null-cohorts", type=int, default=None)
+    parser.add_argument("--null-sample-size", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in (("augmentation", args.augmentation),
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             clustering = ClusterConfig(seed=seed)
             if args.null_cohorts:
                 clustering = replace(clustering, null_cohorts=args.null_cohorts)
+            if args.null_sample_size:
+                clustering = replace(clustering, null_sample_size=args.null_sample_size)
             for sex, item in corpora.items():
                 with tempfile.TemporaryDirectory() as workdir:
                     row = run_one(item.corpus, item.truth, sex, training, clustering,
