@@ -72,7 +72,7 @@ class ClusterConfig:
     eta_excess: float = 0.10
     # --- clusterability: the same pipeline on degree-preserving null cohorts -------
     null_cohorts: int = 20  # B null cohorts per representation
-    null_sample_size: int = 400  # patients per cohort that are embedded and clustered
+    null_sample_size: int = 300  # patients per cohort that are embedded and clustered
     null_resamples: int = 5  # resamples of k selection and stability inside each cohort
     null_swaps_per_code: int = 5  # edge swaps per code occurrence when permuting
     # Worker processes for the cohorts' statistics (features, e.g. the transformer's

@@ -17,7 +17,7 @@ do not support subtypes in it.
 
 Like is compared with like: the observed partition and every null cohort go through
 one reduced pipeline (:func:`cluster_statistics`) -- ``null_sample_size`` patients
-(400), rows L2-normalised, k chosen over ``min_k..max_k`` with the study's metric and
+(300), rows L2-normalised, k chosen over ``min_k..max_k`` with the study's metric and
 rule on ``null_resamples`` subsamples of 80%, then a K-Means fit at that k and its
 Hennig stability over ``null_resamples`` n-out-of-n bootstraps (for the null cohorts at
 the observed partition's k: see :func:`clusterability`). The full pipeline's
