@@ -64,6 +64,7 @@ from mh_assets.core.clustering.geometry import (
     kmeans_labels,
     normalise_rows,
     parallel_map,
+    resample,
     thread_limit,
 )
 from mh_assets.core.clustering.k_selection import select_k
@@ -230,7 +231,7 @@ def cluster_statistics(X: Matrix, config: ClusterConfig, seed: int,
         n = Xn.shape[0]
         if n > config.null_sample_size:
             rng = np.random.default_rng(subsample_seed)
-            Xn = Xn[np.sort(rng.choice(n, size=config.null_sample_size, replace=False))]
+            Xn = Xn[resample(rng, n, config.null_sample_size, "subsample")]
         k_range = {} if config.k is None else {"min_k": config.k, "max_k": config.k}
         selection = select_k(Xn, replace(
             config, **k_range, n_bootstrap=config.null_resamples, sample_size=NULL_K_FRACTION,
@@ -263,6 +264,11 @@ def tfidf_features(config: ClusterConfig = ClusterConfig()) -> Representation:
 
 
 # --- observed against null ----------------------------------------------------------------
+
+
+def beats_null(z: float, p: float, config: ClusterConfig) -> bool:
+    """The one rule for "clearly better than the null": z and empirical p both pass."""
+    return z >= config.supported_z and p <= config.supported_p
 
 
 def null_z_p(observed: float, null: Sequence[float] | np.ndarray) -> tuple[float, float]:
@@ -317,7 +323,7 @@ class Clusterability:
                 row |= {score: float(value), f"null_{score}_mean": float(null[:, j].mean()),
                         f"null_{score}_sd": sd, f"null_{score}_max": float(null[:, j].max()),
                         f"{score}_z": z, f"{score}_p": p}
-                beats.append(z >= config.supported_z and p <= config.supported_p)
+                beats.append(beats_null(z, p, config))
             row |= {"beats_null_silhouette": beats[0], "beats_null_stability": beats[1],
                     "beats_null": all(beats)}
             rows.append(row)
@@ -418,5 +424,4 @@ def _subsample(corpus: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
     """At most ``size`` rows, chosen at random, in corpus order."""
     if corpus.height <= size:
         return corpus
-    rng = np.random.default_rng(seed)
-    return corpus[np.sort(rng.choice(corpus.height, size=size, replace=False))]
+    return corpus[resample(np.random.default_rng(seed), corpus.height, size, "subsample")]

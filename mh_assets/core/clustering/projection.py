@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mh_assets.core.clustering.geometry import resample
+
 
 def project(matrix: np.ndarray, method: str, seed: int) -> np.ndarray:
     """2-D coordinates of the rows of ``matrix`` by PCA or UMAP (seeded)."""
@@ -27,5 +29,4 @@ def project(matrix: np.ndarray, method: str, seed: int) -> np.ndarray:
 def sample_rows(n: int, size: int, seed: int) -> np.ndarray:
     """A seeded, sorted sample of at most ``size`` of ``n`` row indices (a map of every
     patient would be slow to draw and no easier to read)."""
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n, size=min(size, n), replace=False))
+    return resample(np.random.default_rng(seed), n, min(size, n), "subsample")

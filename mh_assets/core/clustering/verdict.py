@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mh_assets.core.clustering.config import ClusterConfig
+from mh_assets.core.clustering.null import beats_null
 
 SUPPORTED, WEAK, NOT_SUPPORTED = "supported", "weak", "not supported"
 LEVELS = (SUPPORTED, WEAK, NOT_SUPPORTED)
@@ -79,11 +80,10 @@ def subtype_verdict(
     stability_p); ``cluster_jaccard``: mean bootstrap Jaccard per cluster of the final clustering;
     ``audit_warn``: whether the confounder audit warned.
     """
-    z, p = config.supported_z, config.supported_p
-    beats_silhouette = (float(null_row["silhouette_z"]) >= z
-                        and float(null_row["silhouette_p"]) <= p)
-    beats_stability = (float(null_row["stability_z"]) >= z
-                       and float(null_row["stability_p"]) <= p)
+    beats_silhouette = beats_null(float(null_row["silhouette_z"]),
+                                  float(null_row["silhouette_p"]), config)
+    beats_stability = beats_null(float(null_row["stability_z"]),
+                                 float(null_row["stability_p"]), config)
     least_stable = min(cluster_jaccard.values()) if cluster_jaccard else 0.0
     unstable = sorted(name for name, j in cluster_jaccard.items() if j < config.stable_jaccard)
     reasons = []
