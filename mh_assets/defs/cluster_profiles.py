@@ -2,11 +2,10 @@
 
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from mh_assets.core import layout
-from mh_assets.core.clustering.io import read_assignments, read_embeddings
+from mh_assets.core.clustering.io import read_assignments, read_embeddings, read_stability
 from mh_assets.core.schema import CLUSTER, PATIENT_ID
 from mh_assets.defs.metadata import (
     artifacts_metadata,
@@ -14,7 +13,6 @@ from mh_assets.defs.metadata import (
     md_table,
     provenance_metadata,
     table_metadata,
-    write_csv,
 )
 from mh_assets.defs.partitions import clusters_asset
 from mh_assets.defs.resources import PlatformParam
@@ -64,21 +62,17 @@ def cluster_profiles(
 def baseline_clusters(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
-    from mh_assets.core.clustering import Stability, compare_baselines
+    from mh_assets.core.clustering import compare_baselines
 
     settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = cluster_config(settings.seed, config)
     labels, names = read_assignments(store, sex)
     corpus = store.read_parquet(layout.corpus(sex))
-    stability = Stability(
-        table=pl.read_csv(store.path(layout.stability(sex))),
-        jaccard=np.load(store.path(layout.stability_jaccard(sex))),
-        warn_below=cfg.stability_warn,
-    )
+    stability = read_stability(store, sex, cfg.stability_warn)
     baselines = compare_baselines(read_embeddings(store, sex), corpus, labels, names, cfg,
                                   stability)
     stem = layout.table_stem(f"baselines_{sex}")
-    write_csv(store, f"{stem}.csv", baselines.table)
+    store.write_csv(f"{stem}.csv", baselines.table)
     for method, method_labels in baselines.labels.items():
         store.write_parquet(
             layout.baseline_labels(sex, method),

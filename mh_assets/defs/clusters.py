@@ -18,11 +18,10 @@ import json
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from mh_assets.core import layout
-from mh_assets.core.clustering.io import read_embeddings
+from mh_assets.core.clustering.io import read_embeddings, read_stability, write_stability
 from mh_assets.core.publish.suppression import ColumnMargin, mask_count, suppress
 from mh_assets.core.schema import CLUSTER_LABEL, PATIENT_ID
 from mh_assets.defs.metadata import (
@@ -32,7 +31,6 @@ from mh_assets.defs.metadata import (
     png_markdown,
     provenance_metadata,
     table_metadata,
-    write_csv,
 )
 from mh_assets.defs.partitions import clusters_asset, sex_check
 from mh_assets.defs.resources import Platform, PlatformParam
@@ -76,7 +74,7 @@ def k_selection(
     cfg = cluster_config(settings.seed, config)
     selection = select_k(read_embeddings(store, sex), cfg)
     stem = layout.table_stem(f"k_selection_{sex}")
-    write_csv(store, f"{stem}.csv", selection.table)
+    store.write_csv(f"{stem}.csv", selection.table)
     store.write_text(layout.k_choice(sex),
                      json.dumps({"chosen_k": selection.chosen_k, "rule": selection.rule}))
     png = plots.k_selection_png(selection, sex)
@@ -88,8 +86,8 @@ def k_selection(
     corpus = store.read_parquet(layout.corpus(sex))
     null = clusterability(corpus, _representations(platform, sex, cfg), cfg, context.log.info)
     null_stem = layout.table_stem(f"clusterability_{sex}")
-    write_csv(store, f"{null_stem}.csv", null.table)
-    write_csv(store, layout.table(f"clusterability_nulls_{sex}"), null.nulls)
+    store.write_csv(f"{null_stem}.csv", null.table)
+    store.write_csv(layout.table(f"clusterability_nulls_{sex}"), null.nulls)
     in_null_range = null.in_null_range(RUN_REPRESENTATION)
     if selection.at_edge:
         context.log.warning(
@@ -150,12 +148,9 @@ def cluster_assignments(
     store.write_parquet(layout.assignments(sex), assignments(corpus.get_column(PATIENT_ID), fit))
     store.write_text(layout.cluster_names(sex), json.dumps(fit.names))
     stability = cluster_stability(X, fit.labels, fit.names, cfg)
-    write_csv(store, layout.stability(sex), stability.table)
-    with store.atomic_file(layout.stability_jaccard(sex)) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, stability.jaccard)
+    write_stability(store, sex, stability)
     audit = confounder_audit(corpus, fit.labels, cfg, multi_hot_clusters(corpus, k, cfg))
-    write_csv(store, layout.table(f"confounder_audit_{sex}"), audit.table)
+    store.write_csv(layout.table(f"confounder_audit_{sex}"), audit.table)
     null = pl.read_csv(store.path(layout.table(f"clusterability_{sex}")))
     verdict = subtype_verdict(
         null.filter(pl.col("representation") == RUN_REPRESENTATION).row(0, named=True),
@@ -209,19 +204,14 @@ def cluster_assignments(
 def cluster_stability(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ):
-    from mh_assets.core.clustering import Stability
 
     settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = cluster_config(settings.seed, config)
-    stability = Stability(
-        table=pl.read_csv(store.path(layout.stability(sex))),
-        jaccard=np.load(store.path(layout.stability_jaccard(sex))),
-        warn_below=cfg.stability_warn,
-    )
+    stability = read_stability(store, sex, cfg.stability_warn)
     stem = layout.table_stem(f"stability_{sex}")
     published = suppress(stability.table, ["size"], column_margins=[ColumnMargin("size")],
                          min_cell=settings.min_cell)
-    write_csv(store, f"{stem}.csv", published)
+    store.write_csv(f"{stem}.csv", published)
     yield dg.MaterializeResult(metadata=combine(
         stability.as_metadata(), table_metadata(published, stem, store),
         provenance_metadata(context, settings),

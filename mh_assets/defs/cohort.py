@@ -44,8 +44,7 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformParam)
     selection = core_cohort.select_cohort(extract, settings.cohort, id_key=info["sha256"])
     store.write_parquet(layout.COHORT, selection.cohort)
     store.write_parquet(layout.EXCLUDED_RECORDS, selection.excluded)
-    with store.atomic_file(layout.COHORT_FLOW) as tmp:
-        selection.flow.write_csv(tmp)
+    store.write_csv(layout.COHORT_FLOW, selection.flow)
 
     per_sex = {sex: selection.cohort.filter(pl.col(SEX) == sex).height for sex in SEXES}
     context.log.info(

@@ -17,7 +17,6 @@ from mh_assets.defs.metadata import (
     provenance_metadata,
     publish_figures,
     publish_table,
-    write_csv,
 )
 from mh_assets.defs.resources import PlatformParam
 
@@ -44,7 +43,7 @@ def sud_by_sex_table(
 ) -> dg.MaterializeResult:
     settings, store = platform.settings, platform.store
     table = sud_table.sud_by_sex(store.read_parquet(layout.COHORT))
-    write_csv(store, layout.restricted_table("sud_by_sex"), table)
+    store.write_csv(layout.restricted_table("sud_by_sex"), table)
     published = sud_table.publish_sud_by_sex(table, settings.min_cell)
     meta = publish_table(
         published, SUD_STEM, store, title="Substance use disorders by sex",
@@ -80,7 +79,7 @@ def cohort_descriptives(
         lambda code: lookup.get(normalise_code(code) or ""),
     )
     for name in ("by_year", "by_severity", "top_principal", "principal_top20", "continuous"):
-        write_csv(store, layout.restricted_table(f"descriptives_{name}"), getattr(desc, name))
+        store.write_csv(layout.restricted_table(f"descriptives_{name}"), getattr(desc, name))
     published = descriptives.publish_descriptives(desc, settings.min_cell)
     meta = publish_table(
         published["statistics"], DESCRIPTIVES_STEM, store,
@@ -92,7 +91,7 @@ def cohort_descriptives(
     )
     extra = [layout.table(f"descriptives_{name}") for name in published if name != "statistics"]
     for name, path in zip([n for n in published if n != "statistics"], extra, strict=True):
-        write_csv(store, path, published[name])
+        store.write_csv(path, published[name])
     return dg.MaterializeResult(metadata=combine(
         meta,
         publish_figures(figures.descriptive_figures(desc, settings.min_cell), store),

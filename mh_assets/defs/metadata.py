@@ -109,12 +109,6 @@ def table_metadata(
     }
 
 
-def write_csv(store: ArtifactStore, relative: str, frame: pl.DataFrame) -> None:
-    """One CSV, atomically (the previous file stays until the new one is complete)."""
-    with store.atomic_file(relative) as tmp:
-        frame.write_csv(tmp)
-
-
 def publish_table(
     frame: pl.DataFrame, stem: str, store: ArtifactStore, *, title: str, min_cell: int,
     headers: Mapping[str, str] | None = None,

@@ -69,10 +69,14 @@ def multi_hot_clusters(corpus: pl.DataFrame, k: int,
     """The multi-hot baseline's K-Means labels at ``k`` (0 = largest) -- the same fit
     :func:`compare_baselines` makes, so the audit and the baseline table agree."""
     seed = child_seeds(config.seed, BASELINE_STAGE, 2)[0]
-    features = normalise_rows(multi_hot_categories(corpus, config.category_length))
     with thread_limit(config.threads):
-        return order_by_size(kmeans_labels(features, k, config.n_init, seed, config.max_iter,
-                                           config.tol))
+        return _fit(multi_hot_categories(corpus, config.category_length), k, seed, config)
+
+
+def _fit(features: Matrix, k: int, seed: int, config: ClusterConfig) -> np.ndarray:
+    """A baseline's clustering: rows L2-normalised, K-Means, clusters ordered by size."""
+    return order_by_size(kmeans_labels(normalise_rows(features), k, config.n_init, seed,
+                                       config.max_iter, config.tol))
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,7 @@ def _compare_baselines(X: np.ndarray, corpus: pl.DataFrame, labels: np.ndarray, 
     all_labels = {TRANSFORMER: labels}
     rows = [_score(TRANSFORMER, X, labels, names, config, stability)]
     for seed, (method, F) in zip(seeds, features.items()):
-        found = order_by_size(kmeans_labels(normalise_rows(F), k, config.n_init, seed,
-                                            config.max_iter, config.tol))
+        found = _fit(F, k, seed, config)
         all_labels[method] = found
         rows.append(_score(method, F, found, names, config, None))
     table = pl.DataFrame(rows).with_columns(

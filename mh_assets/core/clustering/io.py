@@ -1,8 +1,8 @@
-"""Reading a partition's embeddings and cluster assignments back from the artifact store.
+"""A partition's embeddings, cluster assignments and stability in the artifact store.
 
 Every clustering asset after ``cluster_assignments`` (and the cross-sex maps) needs
-the same two inputs; they are read here, at the paths :mod:`mh_assets.core.layout`
-names, so no stage re-learns the file formats.
+the same inputs; they are read (and the stability written) here, at the paths
+:mod:`mh_assets.core.layout` names, so no stage re-learns the file formats.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import polars as pl
 
 from mh_assets.core import layout
+from mh_assets.core.clustering.stability import Stability
 from mh_assets.core.schema import CLUSTER, EMBEDDING
 from mh_assets.core.storage import ArtifactStore
 
@@ -27,3 +29,20 @@ def read_assignments(store: ArtifactStore, sex: str) -> tuple[np.ndarray, list[s
     labels = store.read_parquet(layout.assignments(sex)).get_column(CLUSTER)
     names = json.loads(store.path(layout.cluster_names(sex)).read_text())
     return labels.to_numpy(), names
+
+
+def write_stability(store: ArtifactStore, sex: str, stability: Stability) -> None:
+    """The unsuppressed per-cluster table and the resamples x clusters Jaccard matrix."""
+    store.write_csv(layout.stability(sex), stability.table)
+    with store.atomic_file(layout.stability_jaccard(sex)) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, stability.jaccard)
+
+
+def read_stability(store: ArtifactStore, sex: str, warn_below: float) -> Stability:
+    """The stability :func:`write_stability` wrote, with the run's warning threshold."""
+    return Stability(
+        table=pl.read_csv(store.path(layout.stability(sex))),
+        jaccard=np.load(store.path(layout.stability_jaccard(sex))),
+        warn_below=warn_below,
+    )

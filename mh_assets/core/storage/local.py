@@ -130,6 +130,11 @@ class ArtifactStore:
             )
         return pl.read_parquet(target)
 
+    def write_csv(self, relative: str, frame: pl.DataFrame) -> Path:
+        with self.atomic_file(relative) as tmp:
+            frame.write_csv(tmp)
+        return self.path(relative)
+
     def write_text(self, relative: str, text: str) -> Path:
         with self.atomic_file(relative) as tmp:
             tmp.write_text(text, encoding="utf-8")
