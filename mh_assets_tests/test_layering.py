@@ -18,12 +18,13 @@ from pathlib import Path
 import grimp
 import pytest
 
+from mh_assets.core import layout
+
 PACKAGE = Path(__file__).resolve().parents[1] / "mh_assets"
 SHARED_DEFS = {"mh_assets.defs.partitions", "mh_assets.defs.resources",
                "mh_assets.defs.metadata", "mh_assets.defs.executor",
                "mh_assets.defs.run_config"}
-ARTIFACT_DIRS = ("restricted", "models", "reference", "tables", "figures", "report",
-                 "provenance")
+ARTIFACT_DIRS = layout.MATERIALIZED
 
 
 @pytest.fixture(scope="module")

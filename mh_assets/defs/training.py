@@ -116,20 +116,20 @@ def patient_embeddings(
 
 
 # What each GPU asset declares; its op tags depend on the executor (k8s asks for a GPU).
-_DECLARATIONS: dict[str, dict[str, Any]] = {
-    "mlm_checkpoint": dict(
+_DECLARATIONS: dict[Callable[..., Any], dict[str, Any]] = {
+    mlm_checkpoint: dict(
         deps=["descriptor_corpus"],
         code_version="1",
         description="Masked-LM pre-training on the partition's descriptor texts (HF Trainer; "
         "10% held out). models/<sex>/mlm: model + tokenizer in safetensors, training summary.",
     ),
-    "contrastive_checkpoint": dict(
+    contrastive_checkpoint: dict(
         deps=["mlm_checkpoint", "descriptor_corpus"],
         code_version="1",
         description="Contrastive fine-tuning (mean pooling + projection, symmetric NT-Xent at "
         "temperature 0.05) on code-set augmentations. models/<sex>/contrastive.",
     ),
-    "patient_embeddings": dict(
+    patient_embeddings: dict(
         deps=["contrastive_checkpoint", "descriptor_corpus"],
         code_version="1",
         description="One float32 vector per patient (mean-pooled, contrastive model), in corpus "
@@ -140,8 +140,6 @@ _DECLARATIONS: dict[str, dict[str, Any]] = {
 
 def training_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     """The three GPU assets, on the ``gpu`` pool, tagged for the run's executor."""
-    bodies = {"mlm_checkpoint": mlm_checkpoint, "contrastive_checkpoint": contrastive_checkpoint,
-              "patient_embeddings": patient_embeddings}
     return [
         dg.asset(
             partitions_def=sex_partitions,
@@ -149,7 +147,7 @@ def training_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             pool=GPU_POOL,
             op_tags=gpu_op_tags(settings),
             kinds={"pytorch"},
-            **_DECLARATIONS[name],
+            **declaration,
         )(body)
-        for name, body in bodies.items()
+        for body, declaration in _DECLARATIONS.items()
     ]

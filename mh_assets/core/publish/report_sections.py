@@ -104,7 +104,9 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
     figures_dir = store.path(layout.FIGURES)
     descriptive_figures = sorted(p.stem for p in figures_dir.glob("fig*.png"))
     maps = sorted(p.stem for p in figures_dir.glob("*_map_*.png"))
-    descriptive_only = any(r["level"] == "not supported" for r in verdicts(store).values())
+    from mh_assets.core.clustering.verdict import NOT_SUPPORTED
+
+    descriptive_only = any(r["level"] == NOT_SUPPORTED for r in verdicts(store).values())
     clusters_title = ("All clusters, both sexes (a descriptive partition, not subtypes, where "
                       "the data do not support subtypes)" if descriptive_only
                       else "All clusters, both sexes")
