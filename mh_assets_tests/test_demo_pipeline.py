@@ -121,6 +121,13 @@ def test_report_is_self_contained_and_shows_every_section(demo):
         assert heading in html
     first = re.search(r'<section id="s1"><h2>([^<]*)</h2>', html)
     assert first and first.group(1) == "Are there subtypes?"
+    second = re.search(r'<section id="s2"><h2>([^<]*)</h2>', html)
+    assert second and second.group(1) == "Which representation?"
+    for sex in ("female", "male"):
+        record = json.loads((platform.artifacts / f"tables/representation_recommendation_{sex}"
+                             ".json").read_text())
+        assert record["sentence"].startswith("On this cohort") and record["sentence"] in html
+        assert f"Held-out prediction, AUROC [95% CI] ({sex})" in html
     verdicts = [json.loads((platform.artifacts / f"tables/subtypes_verdict_{sex}.json")
                            .read_text())["level"] for sex in ("female", "male")]
     assert all(v in ("supported", "weak", "not supported") for v in verdicts)
@@ -163,6 +170,19 @@ def test_cluster_assets_show_their_checks_and_validity_in_metadata(demo):
         assert "c_df_ipf" in profiles["top_codes"].value
         baselines = _latest(instance, "baseline_clusters", sex).metadata
         assert "multi-hot categories" in baselines["preview"].value
+        useful = baselines["usefulness_at_own_k"].records
+        assert "descriptors" in {r.data["representation"] for r in useful}
+        evaluation = _latest(instance, "representation_evaluation", sex).metadata
+        comparison = evaluation["comparison"]  # a table: the UI shows it inline
+        assert isinstance(comparison, dg.TableMetadataValue)
+        columns = [c.name for c in comparison.schema.columns]
+        assert columns[4:] == ["transformer", "descriptors", "multi-hot categories",
+                               "tfidf-svd", "n_codes only"]
+        groups = {r.data["group"] for r in comparison.records}
+        assert groups == {"independent of the coding", "derived from the codes",
+                          "masked diagnosis"}
+        assert evaluation["finding"].value.startswith("On this cohort")
+        assert "best" in [c.name for c in evaluation["criteria"].schema.columns]
     for sex in ("female", "male"):
         assignments = _latest(instance, "cluster_assignments", sex).metadata
         assert assignments["verdict"].value in ("supported", "weak", "not supported")

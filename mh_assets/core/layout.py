@@ -110,6 +110,11 @@ def verdict(sex: str) -> str:
     return f"{TABLES}/subtypes_verdict_{sex}.json"
 
 
+def recommendation(sex: str) -> str:
+    """The published "which representation?" finding of a sex (aggregates only)."""
+    return f"{TABLES}/representation_recommendation_{sex}.json"
+
+
 def figure(stem: str, suffix: str = ".png") -> str:
     return f"{FIGURES}/{stem}{suffix}"
 

@@ -1,4 +1,4 @@
-"""What the clusters are: code profiles, and the same k on two simple baselines -- per sex."""
+"""What the clusters are: code profiles, and the baselines at the run's k and at their own."""
 
 
 import dagster as dg
@@ -6,6 +6,7 @@ import polars as pl
 
 from mh_assets.core import layout
 from mh_assets.core.clustering.io import read_assignments, read_embeddings, read_stability
+from mh_assets.core.modelling.config import DESCRIPTOR_MEAN
 from mh_assets.core.schema import CLUSTER, PATIENT_ID
 from mh_assets.defs.metadata import (
     artifacts_metadata,
@@ -13,10 +14,11 @@ from mh_assets.defs.metadata import (
     md_table,
     provenance_metadata,
     table_metadata,
+    table_value,
 )
 from mh_assets.defs.partitions import clusters_asset
 from mh_assets.defs.resources import PlatformParam
-from mh_assets.defs.run_config import ClusterRunConfig, cluster_config
+from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
 
 
 @clusters_asset(
@@ -53,26 +55,46 @@ def cluster_profiles(
 
 
 @clusters_asset(
-    deps=["cluster_assignments", "cluster_stability", "patient_embeddings", "descriptor_corpus"],
-    code_version="1",
-    description="The same k on two simple baselines -- multi-hot ICD-10 categories, and "
-    "TF-IDF over descriptor terms reduced with TruncatedSVD -- each with K-Means; "
-    "silhouette, stability and ARI against the transformer clusters side by side.",
+    deps=["cluster_assignments", "cluster_stability", "patient_embeddings", "descriptor_corpus",
+          "k_selection"],
+    code_version="2",
+    description="The run's k on the simple baselines -- multi-hot ICD-10 categories, TF-IDF "
+    "over descriptor terms reduced with TruncatedSVD, and the descriptor mean (MiniLM, no "
+    "training) -- each with K-Means; silhouette, stability and ARI against the run's "
+    "clusters side by side. Then every representation at its own k (the clusterability "
+    "test's): how much its clusters separate the outcomes (eta^2 of stay and cost, "
+    "Cramer's V of the binary outcomes) next to eta^2(n_codes).",
 )
 def baseline_clusters(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.clustering import compare_baselines
+    from mh_assets.core.clustering.baselines import baseline_features
+    from mh_assets.core.evaluation.usefulness import cluster_usefulness, own_k_clusterings
+    from mh_assets.core.modelling.descriptors import DescriptorEncoder
 
     settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = cluster_config(settings.seed, config)
+    training = training_config(settings.preset, settings.seed)
+    run = training.representation
     labels, names = read_assignments(store, sex)
     corpus = store.read_parquet(layout.corpus(sex))
+    X = read_embeddings(store, sex)
+    features = baseline_features(corpus, cfg)
+    if run != DESCRIPTOR_MEAN:
+        features[DESCRIPTOR_MEAN] = DescriptorEncoder(threads=training.torch_threads,
+                                                      log=context.log.info)(corpus)
     stability = read_stability(store, sex, cfg.stability_warn)
-    baselines = compare_baselines(read_embeddings(store, sex), corpus, labels, names, cfg,
-                                  stability)
+    baselines = compare_baselines(X, corpus, labels, names, cfg, stability, run=run,
+                                  features=features)
+    own_k = dict(pl.read_csv(store.path(layout.table(f"clusterability_{sex}")))
+                 .select("representation", "k").iter_rows())
+    clusterings = own_k_clusterings({run: X, **features}, own_k, cfg)
+    useful = cluster_usefulness(corpus, clusterings)
+    table = baselines.table.join(useful.rename({"representation": "method"}), on="method",
+                                 how="left", maintain_order="left")
     stem = layout.table_stem(f"baselines_{sex}")
-    store.write_csv(f"{stem}.csv", baselines.table)
+    store.write_csv(f"{stem}.csv", table)
     for method, method_labels in baselines.labels.items():
         store.write_parquet(
             layout.baseline_labels(sex, method),
@@ -80,6 +102,8 @@ def baseline_clusters(
                           CLUSTER: pl.Series(method_labels, dtype=pl.Int32)}),
         )
     return dg.MaterializeResult(metadata=combine(
-        baselines.as_metadata(), table_metadata(baselines.table, stem, store),
+        baselines.as_metadata(),
+        {"usefulness_at_own_k": table_value(useful)},
+        table_metadata(table, stem, store),
         provenance_metadata(context, settings),
     ))

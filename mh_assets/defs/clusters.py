@@ -36,23 +36,21 @@ from mh_assets.defs.partitions import clusters_asset, sex_check
 from mh_assets.defs.resources import Platform, PlatformParam
 from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
 
-RUN_REPRESENTATION = "transformer"
+
+def _run_representation(platform: Platform) -> str:
+    """The run's representation: "transformer", or "descriptors" (MH_PRESET=descriptors)."""
+    settings = platform.settings
+    return training_config(settings.preset, settings.seed).representation
 
 
-def _representations(platform: Platform, sex: str, cfg) -> dict[str, Any]:
-    """The run's representation and the two baselines, as corpus -> features callables."""
-    from mh_assets.core.clustering.null import multi_hot_features, tfidf_features
-    from mh_assets.core.modelling.embed import TextEmbedder
-    from mh_assets.core.schema import TEXT
+def _representations(platform: Platform, sex: str, cfg, log) -> dict[str, Any]:
+    """The run's representation, the descriptors and both baselines (corpus -> features)."""
+    from mh_assets.core.representations import partition_representations
 
     settings = platform.settings
-    embedder = TextEmbedder(platform.store.path(layout.model_dir(sex, "contrastive")),
-                            training_config(settings.preset, settings.seed))
-    return {
-        RUN_REPRESENTATION: lambda corpus: embedder(corpus.get_column(TEXT).to_list()),
-        "multi-hot categories": multi_hot_features(cfg),
-        "tfidf-svd": tfidf_features(cfg),
-    }
+    return partition_representations(
+        training_config(settings.preset, settings.seed),
+        platform.store.path(layout.model_dir(sex, "contrastive")), cfg, log)
 
 
 @clusters_asset(
@@ -61,7 +59,8 @@ def _representations(platform: Platform, sex: str, cfg) -> dict[str, Any]:
     description="k chosen by bootstrapped silhouette (cosine; K-Means inside every "
     "resample, as in the final fit) over k = min_k..max_k, with macro silhouette, "
     "Calinski-Harabasz and Davies-Bouldin; and the clusterability test: the same "
-    "pipeline on B degree-preserving null cohorts, for the transformer and both baselines. "
+    "pipeline on B degree-preserving null cohorts, for the run's representation, the "
+    "descriptor mean and both baselines. "
     "Writes tables/k_selection_SEX.csv, tables/clusterability_SEX.csv and figures/.",
 )
 def k_selection(
@@ -84,11 +83,12 @@ def k_selection(
     context.log.info(f"{sex}: k={selection.chosen_k} ({selection.rule}); clusterability test "
                      f"on {cfg.null_cohorts} null cohorts per representation")
     corpus = store.read_parquet(layout.corpus(sex))
-    null = clusterability(corpus, _representations(platform, sex, cfg), cfg, context.log.info)
+    null = clusterability(corpus, _representations(platform, sex, cfg, context.log.info), cfg,
+                          context.log.info)
     null_stem = layout.table_stem(f"clusterability_{sex}")
     store.write_csv(f"{null_stem}.csv", null.table)
     store.write_csv(layout.table(f"clusterability_nulls_{sex}"), null.nulls)
-    in_null_range = null.in_null_range(RUN_REPRESENTATION)
+    in_null_range = null.in_null_range(_run_representation(platform))
     if selection.at_edge:
         context.log.warning(
             f"{sex}: chosen k={selection.chosen_k} sits at the edge of {cfg.min_k}..{cfg.max_k}"
@@ -152,10 +152,11 @@ def cluster_assignments(
     audit = confounder_audit(corpus, fit.labels, cfg, multi_hot_clusters(corpus, k, cfg))
     store.write_csv(layout.table(f"confounder_audit_{sex}"), audit.table)
     null = pl.read_csv(store.path(layout.table(f"clusterability_{sex}")))
+    run = _run_representation(platform)
     verdict = subtype_verdict(
-        null.filter(pl.col("representation") == RUN_REPRESENTATION).row(0, named=True),
+        null.filter(pl.col("representation") == run).row(0, named=True),
         dict(zip(stability.table[CLUSTER_LABEL], stability.table["mean_jaccard"], strict=True)),
-        audit.warn, cfg, RUN_REPRESENTATION)
+        audit.warn, cfg, run)
     store.write_text(layout.verdict(sex), json.dumps(verdict.as_record(), indent=2))
     sentence = verdict.sentence(sex)
     (context.log.info if verdict.supported else context.log.warning)(sentence)

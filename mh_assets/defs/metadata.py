@@ -94,6 +94,22 @@ def md_table(frame: pl.DataFrame, max_rows: int = 60) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_preview(frame, max_rows=max_rows))
 
 
+def table_value(frame: pl.DataFrame, digits: int = 4) -> dg.TableMetadataValue:
+    """An aggregate frame as a Dagster table: the UI always shows it inline (a Markdown
+    value over 1,000 characters collapses behind "[Show Markdown]")."""
+    def cell(value: object) -> object:
+        if isinstance(value, float):
+            return round(value, digits)
+        return value if value is None or isinstance(value, (bool, int, str)) else str(value)
+
+    kinds = {pl.Boolean: "bool", pl.Int32: "int", pl.Int64: "int", pl.Float64: "float"}
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn(name, kinds.get(dtype, "string")) for name, dtype in frame.schema.items()])
+    records = [dg.TableRecord({k: cell(v) for k, v in row.items()})
+               for row in frame.iter_rows(named=True)]
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
 def table_metadata(
     frame: pl.DataFrame, stem: str, store: ArtifactStore, suffixes: tuple[str, ...] = (".csv",)
 ) -> dict[str, object]:

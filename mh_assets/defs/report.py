@@ -54,7 +54,7 @@ def _provenance(context: dg.AssetExecutionContext, platform: Platform) -> dict:
 @dg.asset(
     deps=["cluster_table", "cluster_pairs", "cluster_maps", "sud_by_sex_table",
           "cohort_descriptives", "k_selection", "cluster_stability", "cluster_assignments",
-          "baseline_clusters"],
+          "baseline_clusters", "representation_evaluation"],
     group_name="publish",
     code_version="1",
     kinds={"html"},
@@ -69,6 +69,7 @@ def study_report(
     from mh_assets.core.publish.report_sections import (
         build_sections,
         cohort_flow,
+        representation_section,
         subtypes_section,
     )
 
@@ -77,7 +78,7 @@ def study_report(
     extract = json.loads(store.path(layout.EXTRACT_INFO).read_text())
     html = build_report(ReportInput(
         subtitle=f"Preset {settings.preset}; extract {extract['file_name']}",
-        leading=[subtypes_section(store)],
+        leading=[subtypes_section(store), representation_section(store)],
         cohort_flow=cohort_flow(store, settings.min_cell),
         sections=sections, validity=validity, provenance=_provenance(context, platform),
     ))

@@ -43,6 +43,8 @@ def _train_stage(
     from mh_assets.core.modelling.embed import checkpoint_hash
 
     settings, cfg = _config(platform, config)
+    if not cfg.trains:
+        return _skipped(context, settings, stage)
     sex, store = context.partition_key, platform.store
     corpus = store.read_parquet(layout.corpus(sex))
     target = layout.model_dir(sex, stage)
@@ -57,6 +59,19 @@ def _train_stage(
             **provenance_metadata(context, settings),
         }
     )
+
+
+def _skipped(context: dg.AssetExecutionContext, settings: Settings,
+             stage: str) -> dg.MaterializeResult:
+    """The descriptors preset trains nothing: say so, in the log and on the asset."""
+    reason = (f"MH_PRESET={settings.preset}: patients are IPF-weighted means of the packaged "
+              f"MiniLM's descriptor vectors, so no {stage} model is trained and nothing is "
+              "written; patient_embeddings computes them directly.")
+    context.log.info(f"{context.partition_key}: {stage} skipped. {reason}")
+    return dg.MaterializeResult(metadata={
+        "skipped": dg.MetadataValue.md(reason),
+        **provenance_metadata(context, settings),
+    })
 
 
 def mlm_checkpoint(
@@ -95,7 +110,15 @@ def patient_embeddings(
     corpus = store.read_parquet(layout.corpus(sex))
     checkpoint = store.path(layout.model_dir(sex, "contrastive"))
     started = time.perf_counter()
-    vectors = embed_texts(checkpoint, corpus.get_column(TEXT).to_list(), cfg)
+    if cfg.trains:
+        vectors = embed_texts(checkpoint, corpus.get_column(TEXT).to_list(), cfg)
+        model = {"model_checkpoint_sha256": checkpoint_hash(checkpoint)}
+    else:
+        from mh_assets.core.modelling.descriptors import DescriptorEncoder, descriptor_model_dir
+
+        vectors = DescriptorEncoder(threads=cfg.torch_threads, log=context.log.info)(corpus)
+        model = {"representation": cfg.representation,
+                 "descriptor_model_sha256": checkpoint_hash(descriptor_model_dir())}
     seconds = time.perf_counter() - started
     frame = pl.DataFrame({PATIENT_ID: corpus.get_column(PATIENT_ID)}).with_columns(
         pl.Series(EMBEDDING, vectors, dtype=pl.Array(pl.Float32, vectors.shape[1]))
@@ -106,7 +129,7 @@ def patient_embeddings(
         metadata={
             "shape": dg.MetadataValue.json(list(vectors.shape)),
             "dagster/row_count": int(vectors.shape[0]),
-            "model_checkpoint_sha256": checkpoint_hash(checkpoint),
+            **model,
             "seconds": round(seconds, 2),
             "patients_per_second": round(vectors.shape[0] / max(seconds, 1e-9), 1),
             **artifacts_metadata(layout.embeddings(sex)),
@@ -139,7 +162,11 @@ _DECLARATIONS: dict[Callable[..., Any], dict[str, Any]] = {
 
 
 def training_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    """The three GPU assets, on the ``gpu`` pool, tagged for the run's executor."""
+    """The three GPU assets, on the ``gpu`` pool, tagged for the run's executor.
+
+    The preset is part of each code version: switching ``MH_PRESET`` makes the models
+    and everything downstream stale, as a change of method should.
+    """
     return [
         dg.asset(
             partitions_def=sex_partitions,
@@ -147,7 +174,16 @@ def training_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             pool=GPU_POOL,
             op_tags=gpu_op_tags(settings),
             kinds={"pytorch"},
-            **declaration,
+            **{**declaration,
+               "code_version": f"{declaration['code_version']}-{settings.preset}",
+               "description": declaration["description"] + _preset_note(settings)},
         )(body)
         for body, declaration in _DECLARATIONS.items()
     ]
+
+
+def _preset_note(settings: Settings) -> str:
+    if settings.preset != "descriptors":
+        return ""
+    return (" MH_PRESET=descriptors: no model is trained; the checkpoints are skipped and "
+            "the embeddings are IPF-weighted means of packaged MiniLM descriptor vectors.")

@@ -11,6 +11,8 @@ from mh_assets_tests.support.platform import load_defs
 
 PARTITIONED = {
     "descriptor_corpus", "mlm_checkpoint", "contrastive_checkpoint", "patient_embeddings",
+    "k_selection", "cluster_assignments", "cluster_stability", "cluster_profiles",
+    "baseline_clusters", "representation_evaluation",
 }
 GPU_ASSETS = {"mlm_checkpoint", "contrastive_checkpoint", "patient_embeddings"}
 UNPARTITIONED = {
@@ -76,6 +78,11 @@ def test_design_edges(graph):
         "contrastive_checkpoint": {"mlm_checkpoint", "descriptor_corpus"},
         "patient_embeddings": {"contrastive_checkpoint", "descriptor_corpus"},
         "sud_by_sex_table": {"cohort"},
+        "representation_evaluation": {"descriptor_corpus", "patient_embeddings",
+                                      "contrastive_checkpoint", "k_selection",
+                                      "baseline_clusters"},
+        "baseline_clusters": {"k_selection", "cluster_assignments", "patient_embeddings"},
+        "study_report": {"representation_evaluation", "baseline_clusters"},
     }
     for child, parents in expected.items():
         actual = {k.to_user_string() for k in _node(graph, child).parent_keys}

@@ -16,6 +16,7 @@ transformer's ARI, silhouette and stability, the language model bought nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +39,9 @@ from mh_assets.core.clustering.geometry import (
 from mh_assets.core.clustering.kmeans import order_by_size
 from mh_assets.core.clustering.profiles import explode_list, vocabulary_ids
 from mh_assets.core.clustering.stability import Stability, cluster_stability
+from mh_assets.core.modelling.config import TRANSFORMER
 
-TRANSFORMER, MULTI_HOT, TFIDF_SVD = "transformer", "multi-hot categories", "tfidf-svd"
+MULTI_HOT, TFIDF_SVD = "multi-hot categories", "tfidf-svd"
 BASELINE_STAGE = 4
 
 
@@ -70,10 +72,10 @@ def multi_hot_clusters(corpus: pl.DataFrame, k: int,
     :func:`compare_baselines` makes, so the audit and the baseline table agree."""
     seed = child_seeds(config.seed, BASELINE_STAGE, 2)[0]
     with thread_limit(config.threads):
-        return _fit(multi_hot_categories(corpus, config.category_length), k, seed, config)
+        return fit_labels(multi_hot_categories(corpus, config.category_length), k, seed, config)
 
 
-def _fit(features: Matrix, k: int, seed: int, config: ClusterConfig) -> np.ndarray:
+def fit_labels(features: Matrix, k: int, seed: int, config: ClusterConfig) -> np.ndarray:
     """A baseline's clustering: rows L2-normalised, K-Means, clusters ordered by size."""
     return order_by_size(kmeans_labels(normalise_rows(features), k, config.n_init, seed,
                                        config.max_iter, config.tol))
@@ -106,35 +108,48 @@ def _score(method: str, features: Matrix, labels: np.ndarray, names: list[str],
             "macro_silhouette": ix.macro_silhouette, "mean_stability": stability.mean_jaccard}
 
 
+def baseline_features(corpus: pl.DataFrame,
+                      config: ClusterConfig = ClusterConfig()) -> dict[str, Matrix]:
+    """The two baselines' feature matrices, as :func:`compare_baselines` builds them."""
+    seeds = child_seeds(config.seed, BASELINE_STAGE, 2)
+    return {MULTI_HOT: multi_hot_categories(corpus, config.category_length),
+            TFIDF_SVD: tfidf_svd(corpus, config.svd_components, seeds[1])}
+
+
 def compare_baselines(X: np.ndarray, corpus: pl.DataFrame, labels: np.ndarray, names: list[str],
                       config: ClusterConfig = ClusterConfig(),
                       stability: Stability | None = None,
-                      truth: np.ndarray | None = None) -> Baselines:
-    """Cluster both baselines with the transformer's k (``len(names)``) and tabulate all
-    three methods. ``stability``: the transformer's, if already computed (else it is
-    computed here); ``truth``: planted labels, to add an ``ari_vs_truth`` column."""
+                      truth: np.ndarray | None = None, run: str = TRANSFORMER,
+                      features: Mapping[str, Matrix] | None = None) -> Baselines:
+    """Cluster each baseline's ``features`` (default :func:`baseline_features`; a caller
+    may add others, e.g. the descriptor representation) with the run's k
+    (``len(names)``) and tabulate every method, the run's first under the name ``run``.
+    ``stability``: the run's, if already computed (else it is computed here);
+    ``truth``: planted labels, to add an ``ari_vs_truth`` column."""
     with thread_limit(config.threads):
-        return _compare_baselines(X, corpus, labels, names, config, stability, truth)
+        if features is None:
+            features = baseline_features(corpus, config)
+        return _compare_baselines(X, corpus, labels, names, config, stability, truth, run,
+                                  dict(features))
 
 
 def _compare_baselines(X: np.ndarray, corpus: pl.DataFrame, labels: np.ndarray, names: list[str],
                        config: ClusterConfig, stability: Stability | None,
-                       truth: np.ndarray | None) -> Baselines:
+                       truth: np.ndarray | None, run: str,
+                       features: dict[str, Matrix]) -> Baselines:
     labels = np.asarray(labels, dtype=np.int64)
     if not (X.shape[0] == corpus.height == len(labels)):
         raise ValueError(
             f"{X.shape[0]} embeddings, {corpus.height} corpus rows, {len(labels)} labels"
         )
     k = len(names)
-    seeds = child_seeds(config.seed, BASELINE_STAGE, 2)
-    features = {
-        MULTI_HOT: multi_hot_categories(corpus, config.category_length),
-        TFIDF_SVD: tfidf_svd(corpus, config.svd_components, seeds[1]),
-    }
-    all_labels = {TRANSFORMER: labels}
-    rows = [_score(TRANSFORMER, X, labels, names, config, stability)]
+    # Spawned seeds do not depend on how many are spawned: adding a representation after
+    # the two baselines changes neither baseline's fit.
+    seeds = child_seeds(config.seed, BASELINE_STAGE, len(features))
+    all_labels = {run: labels}
+    rows = [_score(run, X, labels, names, config, stability)]
     for seed, (method, F) in zip(seeds, features.items()):
-        found = _fit(F, k, seed, config)
+        found = fit_labels(F, k, seed, config)
         all_labels[method] = found
         rows.append(_score(method, F, found, names, config, None))
     table = pl.DataFrame(rows).with_columns(

@@ -12,8 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-PRESETS = ("demo", "minilm", "paper")
+PRESETS = ("demo", "minilm", "paper", "descriptors")
 BACKBONES = ("scratch", "pretrained")
+# What a run's patient_embeddings are: a trained (MLM + contrastive) transformer, or
+# the untrained IPF-weighted mean of MiniLM descriptor vectors (see .descriptors).
+TRANSFORMER, DESCRIPTOR_MEAN = "transformer", "descriptors"
+REPRESENTATIONS = (TRANSFORMER, DESCRIPTOR_MEAN)
 AUGMENTATIONS = ("code_set", "code_subset", "dropout_only", "word_shuffle")
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 PAPER_NAME = "microsoft/deberta-v3-base"
@@ -31,6 +35,7 @@ class TrainingConfig:
     """
 
     preset: str = "demo"
+    representation: str = TRANSFORMER
     backbone: str = "scratch"
     model_name: str | None = None
     model_path: str | None = None
@@ -89,6 +94,9 @@ class TrainingConfig:
         problems = []
         if self.preset not in PRESETS:
             problems.append(f"preset={self.preset!r} is not one of {PRESETS}")
+        if self.representation not in REPRESENTATIONS:
+            problems.append(
+                f"representation={self.representation!r} is not one of {REPRESENTATIONS}")
         if self.backbone not in BACKBONES:
             problems.append(f"backbone={self.backbone!r} is not one of {BACKBONES}")
         if self.backbone == "pretrained" and not (self.model_name or self.model_path):
@@ -134,6 +142,11 @@ class TrainingConfig:
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
 
+    @property
+    def trains(self) -> bool:
+        """Whether the run trains a model (False: the descriptor representation)."""
+        return self.representation == TRANSFORMER
+
     def hyperparameters(self) -> dict[str, Any]:
         """All fields as a plain JSON-able dict (what the training summary records)."""
         return asdict(self)
@@ -175,6 +188,12 @@ _PRESET_FIELDS: dict[str, dict[str, Any]] = {
         temperature=0.05,
         projection_dim=768,
         eval_batch_size=32,
+    ),
+    # No training: patients are IPF-weighted means of the packaged MiniLM's descriptor
+    # vectors (mh_assets.core.modelling.descriptors); the model assets say they skip.
+    "descriptors": dict(
+        representation=DESCRIPTOR_MEAN, backbone="pretrained", model_name=MINILM_NAME,
+        projection_dim=384, torch_threads=1,
     ),
 }
 

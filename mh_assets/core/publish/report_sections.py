@@ -77,6 +77,76 @@ def subtypes_section(store: ArtifactStore) -> Section:
     return Section("Are there subtypes?", items)
 
 
+def representation_section(store: ArtifactStore) -> Section:
+    """"Which representation?": per sex the finding in one sentence, the criteria table
+    (best per criterion marked) and the held-out comparison it rests on."""
+    from mh_assets.core.evaluation.evaluate import comparison_table
+
+    items: list = []
+    for sex in SEXES:
+        path = store.path(layout.recommendation(sex))
+        if not path.exists():
+            continue
+        items.append(f"{sex.capitalize()}: {json.loads(path.read_text())['sentence']}")
+    items.append(
+        "How this was decided: every representation -- the run's, the descriptor mean "
+        "(MiniLM vectors of the descriptors, IPF-weighted, no training), multi-hot "
+        "categories, TF-IDF-SVD, and code count alone for reference -- predicts outcomes it "
+        "never saw with a 5-fold cross-validated logistic regression (AUROC, bootstrap 95% "
+        "CI), and predicts diagnoses masked out of it (the representation rebuilt without "
+        "that block's codes). Length of stay and discharge type are independent of the "
+        "coding; APR severity, mortality risk and cost are derived from the same diagnoses "
+        "by the APR-DRG grouper, so they partly re-read the input. R² says how much of each "
+        "representation is code count (lower is better).")
+    for sex in SEXES:
+        criteria = store.path(layout.table(f"representation_criteria_{sex}"))
+        if not criteria.exists():
+            continue
+        items.append(ReportTable(
+            f"Which representation? Criteria ({sex})", criteria_display(pl.read_csv(criteria)),
+            "Mean AUROC over the scored outcomes and over the masked diagnoses; R² of code "
+            "count from the representation; stability: mean bootstrap Jaccard at the run's "
+            "k; clusterability: beats the degree-preserving null. * marks the best per "
+            "criterion (the n_codes-only row is a reference, never marked)."))
+        scores = pl.read_csv(store.path(layout.table(f"representation_evaluation_{sex}")))
+        items.append(ReportTable(
+            f"Held-out prediction, AUROC [95% CI] ({sex})",
+            comparison_table(scores).rename({"group": "Group", "task": "Task",
+                                             "prevalence": "Prevalence"}),
+            "Outcomes with fewer than 10 patients with or without them are too rare to "
+            "score."))
+    return Section("Which representation?", items)
+
+
+def criteria_display(table: pl.DataFrame) -> pl.DataFrame:
+    """The criteria table rounded, with a * on each best value."""
+    from mh_assets.core.evaluation.recommendation import (
+        CLUSTERABLE,
+        MASKED_AUROC,
+        OUTCOME_AUROC,
+        R2,
+        STABILITY,
+    )
+
+    def marked(column: str, title: str, digits: int = 3) -> pl.Expr:
+        value = pl.col(column).cast(pl.Float64).round(digits).cast(pl.Utf8).fill_null("n/a")
+        best = pl.col("best").fill_null("").str.contains(column, literal=True)
+        return pl.when(best).then(value + " *").otherwise(value).alias(title)
+
+    verdict = pl.col(CLUSTERABLE).cast(pl.Utf8).replace_strict(
+        {"true": "beats the null", "false": "within the null"}, default="n/a")
+    verdict = pl.when(pl.col("best").fill_null("").str.contains(CLUSTERABLE, literal=True)
+                      ).then(verdict + " *").otherwise(verdict)
+    return table.select(
+        pl.col("representation").alias("Representation"),
+        marked(OUTCOME_AUROC, "Outcome AUROC"),
+        marked(MASKED_AUROC, "Masked-diagnosis AUROC"),
+        marked(R2, "n_codes R²"),
+        marked(STABILITY, "Stability"),
+        verdict.alias("Clusterability"),
+    )
+
+
 def clusterability_display(table: pl.DataFrame) -> pl.DataFrame:
     """The clusterability table as a reader wants it: rounded, null as mean (sd)."""
     def null(score: str) -> pl.Expr:

@@ -14,7 +14,7 @@ from mh_assets.core.modelling import (
     preset_config,
     resolve_model_dir,
 )
-from mh_assets.core.modelling.config import MINILM_NAME, PAPER_NAME
+from mh_assets.core.modelling.config import MINILM_NAME, PAPER_NAME, PRESETS
 from mh_assets.core.modelling.weights import PAPER_DIR_ENV, minilm_dir
 
 
@@ -49,7 +49,7 @@ def test_demo_is_the_default_and_trains_from_scratch():
 
 def test_every_setting_can_be_overridden_on_every_preset():
     base = TrainingConfig()
-    for name in ("demo", "minilm", "paper"):
+    for name in PRESETS:
         for f in fields(TrainingConfig):
             if f.name in ("preset", "backbone", "model_name"):
                 continue
@@ -67,6 +67,8 @@ def _another_valid_value(name, value):
         return False
     if name == "model_path":
         return "/models/x"
+    if name == "representation":
+        return "descriptors" if value == "transformer" else "transformer"
     if name == "hidden_size":
         return 256
     if isinstance(value, bool):

@@ -1,0 +1,69 @@
+"""The patient representations the platform compares, by name, built in one place.
+
+Every comparison -- the clusterability test, the baselines at the run's k and at their
+own, the held-out evaluation -- sees the same set, each a callable from a corpus to a
+feature matrix (so it can be rebuilt on a null cohort or on a corpus with codes masked):
+
+* the run's representation: the trained ``transformer`` (its texts embedded with the
+  contrastive checkpoint), or ``descriptors`` under ``MH_PRESET=descriptors``;
+* ``descriptors``: IPF-weighted mean of MiniLM descriptor vectors (no training) --
+  always present, so every run says what a pretrained encoder gives for free;
+* ``multi-hot categories`` and ``tfidf-svd``: the simple baselines;
+* ``n_codes only`` (the evaluation's reference row): the number of codes, nothing else.
+  What a representation scores above it is what it knows beyond code count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from mh_assets.core import schema
+from mh_assets.core.clustering.baselines import MULTI_HOT, TFIDF_SVD
+from mh_assets.core.clustering.config import ClusterConfig
+from mh_assets.core.clustering.null import Representation, multi_hot_features, tfidf_features
+from mh_assets.core.modelling.config import DESCRIPTOR_MEAN, TRANSFORMER, TrainingConfig
+
+N_CODES_ONLY = "n_codes only"
+#: How a sentence names each representation ("the multi-hot baseline predicts ...").
+PROSE = {TRANSFORMER: "transformer", DESCRIPTOR_MEAN: "descriptor-mean representation",
+         MULTI_HOT: "multi-hot baseline", TFIDF_SVD: "TF-IDF-SVD baseline",
+         N_CODES_ONLY: "n_codes-only reference"}
+__all__ = ["DESCRIPTOR_MEAN", "MULTI_HOT", "N_CODES_ONLY", "PROSE", "TFIDF_SVD", "TRANSFORMER",
+           "n_codes_features", "partition_representations"]
+
+
+def n_codes_features(corpus: pl.DataFrame) -> np.ndarray:
+    """One column: each patient's number of distinct codes (float64)."""
+    return corpus.get_column(schema.N_CODES).cast(pl.Float64).to_numpy().reshape(-1, 1)
+
+
+def partition_representations(training: TrainingConfig, model_dir: Path | None,
+                              clustering: ClusterConfig,
+                              log: Callable[[str], None] = lambda _msg: None,
+                              ) -> dict[str, Representation]:
+    """The run's representation first, then the descriptors (unless that is the run's),
+    multi-hot and TF-IDF-SVD. ``model_dir``: the contrastive checkpoint (ignored when the
+    run trains nothing). Models are loaded here, once."""
+    from mh_assets.core.modelling.descriptors import DescriptorEncoder
+
+    out: dict[str, Representation] = {}
+    if training.trains:
+        from mh_assets.core.modelling.embed import TextEmbedder
+
+        if model_dir is None:
+            raise ValueError("the transformer representation needs its contrastive checkpoint")
+        embedder = TextEmbedder(model_dir, training, log)
+        out[TRANSFORMER] = lambda corpus: embedder(corpus.get_column(schema.TEXT).to_list())
+    out[DESCRIPTOR_MEAN] = DescriptorEncoder(threads=training.torch_threads, log=log)
+    out[MULTI_HOT] = multi_hot_features(clustering)
+    out[TFIDF_SVD] = tfidf_features(clustering)
+    return out
+
+
+def run_representation(training: TrainingConfig) -> str:
+    """The name of the representation a run's patient_embeddings hold."""
+    return training.representation
