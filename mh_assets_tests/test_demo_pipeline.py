@@ -117,12 +117,14 @@ def test_report_is_self_contained_and_shows_every_section(demo):
     html = (platform.artifacts / "report/index.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*https?:""", html)
     assert "url(http" not in html
-    for heading in ("Supplementary tables", "Cohort descriptives", "Cluster maps", "Validity"):
-        assert heading in html
-    first = re.search(r'<section id="s1"><h2>([^<]*)</h2>', html)
-    assert first and first.group(1) == "Are there subtypes?"
-    second = re.search(r'<section id="s2"><h2>([^<]*)</h2>', html)
-    assert second and second.group(1) == "Which representation?"
+    headings = re.findall(r'<section id="s\d+"><h2>([^<]*)</h2>', html)
+    assert headings[:4] == ["Summary of findings", "Are there subtypes?",
+                            "Which representation?", "Methods"]
+    for heading in ("Cohort flow", "Descriptor coverage", "Supplementary tables",
+                    "Cohort descriptives", "Validity", "Limitations", "Provenance"):
+        assert heading in headings, heading
+    for local in (platform.artifacts, platform.extracts, platform.home):
+        assert str(local) not in html  # a report travels: no local paths in it
     for sex in ("female", "male"):
         record = json.loads((platform.artifacts / f"tables/representation_recommendation_{sex}"
                              ".json").read_text())

@@ -29,6 +29,8 @@ MATERIALIZED = (RESTRICTED, MODELS, REFERENCE, TABLES, FIGURES, REPORT_DIR, PROV
 # ------------------------------------------------------------------ ingest and cohort
 EXTRACT = f"{RESTRICTED}/extract.parquet"
 EXTRACT_INFO = f"{RESTRICTED}/extract_info.json"
+#: Whether the extract was generated (its ground-truth file sat beside it at ingest).
+EXTRACT_ORIGIN = f"{RESTRICTED}/extract_origin.json"
 COHORT = f"{RESTRICTED}/cohort.parquet"
 EXCLUDED_RECORDS = f"{RESTRICTED}/excluded_records.parquet"
 COHORT_FLOW = f"{RESTRICTED}/cohort_flow.csv"
@@ -50,6 +52,11 @@ def training_state(sex: str, stage: str) -> str:
     return f"{MODELS}/{sex}/.state/{stage}"
 
 
+def coverage(sex: str) -> str:
+    """The published descriptor coverage of a sex (occurrence shares, masked counts)."""
+    return f"{TABLES}/descriptor_coverage_{sex}.json"
+
+
 def embeddings(sex: str) -> str:
     return f"{RESTRICTED}/embeddings/{sex}.parquet"
 
@@ -68,6 +75,11 @@ def assignments(sex: str) -> str:
 
 def cluster_names(sex: str) -> str:
     return f"{cluster_dir(sex)}/names.json"
+
+
+def cluster_display_names(sex: str) -> str:
+    """{label: descriptive name} ("F3" -> "F3 · conduct disorder + cannabis abuse")."""
+    return f"{cluster_dir(sex)}/display_names.json"
 
 
 def stability(sex: str) -> str:

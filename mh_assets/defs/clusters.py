@@ -74,8 +74,9 @@ def k_selection(
     selection = select_k(read_embeddings(store, sex), cfg)
     stem = layout.table_stem(f"k_selection_{sex}")
     store.write_csv(f"{stem}.csv", selection.table)
-    store.write_text(layout.k_choice(sex),
-                     json.dumps({"chosen_k": selection.chosen_k, "rule": selection.rule}))
+    store.write_text(layout.k_choice(sex), json.dumps({
+        "chosen_k": selection.chosen_k, "rule": selection.rule, "at_edge": selection.at_edge,
+        "k_range": [cfg.min_k, cfg.max_k]}))
     png = plots.k_selection_png(selection, sex)
     store.write_bytes(layout.figure(f"k_selection_{sex}", ".png"), png)
     store.write_text(layout.figure(f"k_selection_{sex}", ".html"),

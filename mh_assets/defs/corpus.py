@@ -83,6 +83,11 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam
         f"(an un-normalised lookup would match {naive:.2%})"
     )
     n_codes = corpus.get_column(N_CODES) if corpus.height else pl.Series([0])
+    store.write_text(layout.coverage(sex), json.dumps({
+        **coverage_meta, "naive_lookup_share": naive,
+        "exact_threshold": settings.coverage.exact,
+        "with_ancestors_threshold": settings.coverage.with_ancestors,
+    }, indent=2))
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": corpus.height,
@@ -91,7 +96,7 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam
             "n_codes_mean": float(n_codes.mean() or 0.0),
             "n_codes_max": int(n_codes.max() or 0),
             **provenance_metadata(context, settings),
-            **artifacts_metadata(layout.corpus(sex)),
+            **artifacts_metadata(layout.corpus(sex), layout.coverage(sex)),
         }
     )
     thresholds = settings.coverage

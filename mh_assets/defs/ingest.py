@@ -4,12 +4,13 @@ The extract's sha256 is its data version, so everything downstream is marked sta
 in the UI the moment a different file is read.
 """
 
-
+import json
 from pathlib import Path
 
 import dagster as dg
 
 from mh_assets.core import layout, registry
+from mh_assets.core.synthetic.extract import truth_path_for
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import PlatformParam
 
@@ -55,16 +56,19 @@ def registry_extract(
     store = platform.store
     store.write_parquet(layout.EXTRACT, frame)
     store.write_text(layout.EXTRACT_INFO, info.to_json())
+    synthetic = truth_path_for(path).exists()  # the generator's answer key sits beside it
+    store.write_text(layout.EXTRACT_ORIGIN, json.dumps({"synthetic": synthetic}))
     context.log.info(f"Parsed {info.rows} rows ({info.header_language} headers, {info.encoding})")
     return dg.MaterializeResult(
         metadata={
             **info.as_metadata(),
+            "synthetic": synthetic,
             "dagster/row_count": info.rows,
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(name, dtype) for name, dtype in info.columns.items()]
             ),
             **provenance_metadata(context, settings, with_inputs=False),
-            **artifacts_metadata(layout.EXTRACT, layout.EXTRACT_INFO),
+            **artifacts_metadata(layout.EXTRACT, layout.EXTRACT_INFO, layout.EXTRACT_ORIGIN),
         },
         data_version=dg.DataVersion(info.sha256),
     )

@@ -10,13 +10,16 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from mh_assets.core import layout
 from mh_assets.core.environment import git_commit, library_versions
 from mh_assets.core.schema import SEXES
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import Platform, PlatformParam
+from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
 from mh_assets.ops.graph import latest_materialization
+from mh_assets.settings import Settings
 
 CHECKPOINT_ASSETS = ("mlm_checkpoint", "contrastive_checkpoint", "patient_embeddings")
 
@@ -45,10 +48,31 @@ def _provenance(context: dg.AssetExecutionContext, platform: Platform) -> dict:
         "code": {"git_commit": git_commit(), "mh-assets": library_versions()["mh-assets"]},
         "checkpoints": checkpoints,
         "preset": settings.preset,
-        "settings": settings.as_metadata(),
+        "settings": _without_local_paths(settings.as_metadata()),
         "libraries": library_versions(),
         "dagster_runs": runs,
     }
+
+
+def _without_local_paths(values: dict[str, str]) -> dict[str, str]:
+    """A report travels: where the run's folders were on its machine is not its business
+    (and may name a user). Absolute paths become their last component."""
+    def local(value: str) -> bool:
+        return value.startswith(("/", "~", "file:")) or (len(value) > 2 and value[1] == ":")
+
+    return {k: (f".../{Path(v).name}" if local(v) else v) for k, v in values.items()}
+
+
+def _methods(settings: Settings):
+    """The configuration objects the run's assets were built from (for the Methods)."""
+    from mh_assets.core.evaluation.scoring import ScoringConfig
+    from mh_assets.core.publish.report_text import RunMethods
+
+    return RunMethods(
+        cohort=settings.cohort, coverage=settings.coverage,
+        training=training_config(settings.preset, settings.seed),
+        clustering=cluster_config(settings.seed, ClusterRunConfig()),
+        scoring=ScoringConfig(seed=settings.seed), min_cell=settings.min_cell, seed=settings.seed)
 
 
 @dg.asset(
@@ -69,18 +93,32 @@ def study_report(
     from mh_assets.core.publish.report_sections import (
         build_sections,
         cohort_flow,
+        coverage_section,
         representation_section,
         subtypes_section,
+    )
+    from mh_assets.core.publish.report_text import (
+        is_synthetic,
+        limitations_section,
+        methods_section,
+        summary_section,
     )
 
     settings, store = platform.settings, platform.store
     sections, validity = build_sections(store)
     extract = json.loads(store.path(layout.EXTRACT_INFO).read_text())
+    flow = cohort_flow(store, settings.min_cell)
+    kept = flow.filter(pl.col("step") == "kept")
+    patients = {sex: kept[sex][0] for sex in SEXES if kept.height and sex in kept.columns}
+    synthetic = " -- SYNTHETIC DATA" if is_synthetic(store) else ""
     html = build_report(ReportInput(
-        subtitle=f"Preset {settings.preset}; extract {extract['file_name']}",
-        leading=[subtypes_section(store), representation_section(store)],
-        cohort_flow=cohort_flow(store, settings.min_cell),
-        sections=sections, validity=validity, provenance=_provenance(context, platform),
+        subtitle=f"Preset {settings.preset}; extract {extract['file_name']}{synthetic}",
+        leading=[summary_section(store, patients), subtypes_section(store),
+                 representation_section(store), methods_section(_methods(settings))],
+        cohort_flow=flow,
+        sections=[coverage_section(store), *sections], validity=validity,
+        trailing=[limitations_section(store)],
+        provenance=_provenance(context, platform),
     ))
     path = store.write_text(layout.REPORT, html)
     context.log.info(f"Report: {path} ({len(html) / 1e6:.1f} MB)")

@@ -56,7 +56,7 @@ class Section:
 @dataclass(frozen=True)
 class ReportInput:
     """Everything the report shows, in order: leading sections (the findings), flow,
-    sections, validity, provenance.
+    sections, validity, trailing sections, provenance.
 
     ``cohort_flow``: any aggregate frame, typically (step, n) rows from "read" through
     each exclusion reason to "kept". ``provenance``: extract sha256, code version,
@@ -71,6 +71,7 @@ class ReportInput:
     cohort_flow: pl.DataFrame | None = None
     sections: Sequence[Section] = ()
     validity: Section | None = None
+    trailing: Sequence[Section] = ()  # after validity: the limitations
     provenance: Mapping[str, object] = field(default_factory=dict)
     interactive: bool = False
 
@@ -103,6 +104,7 @@ def build_report(report: ReportInput) -> str:
     sections.extend(report.sections)
     if report.validity is not None:
         sections.append(report.validity)
+    sections.extend(report.trailing)
     state = _State(interactive=report.interactive)
     body = [_section(i, s, state) for i, s in enumerate(sections, start=1)]
     provenance_id = len(sections) + 1

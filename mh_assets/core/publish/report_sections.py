@@ -22,6 +22,75 @@ def _table(store: ArtifactStore, relative: str, title: str, caption: str = "") -
     return ReportTable(title, pl.read_csv(store.path(relative), infer_schema=False), caption)
 
 
+#: Display names of the validity tables' columns (the rest: underscores to spaces).
+HEADERS = {
+    "cluster_label": "Cluster", "size": "n", "n_resamples": "Resamples",
+    "mean_jaccard": "Mean Jaccard", "sd_jaccard": "SD Jaccard",
+    "dissolved_rate": "Dissolved (<0.5)", "recovered_rate": "Recovered (>=0.75)",
+    "unstable": "Unstable", "variable": "Variable", "role": "Role", "n_patients": "Patients",
+    "eta_squared": "eta²", "ami_binned": "AMI (binned)", "baseline_eta_squared": "Baseline eta²",
+    "baseline_ami_binned": "Baseline AMI", "eta_excess": "eta² excess over baseline",
+    "method": "Representation", "k": "k", "silhouette": "Silhouette",
+    "macro_silhouette": "Macro silhouette", "mean_stability": "Stability",
+    "ari_vs_transformer": "ARI vs run's clusters", "own_k": "Own k",
+    "eta2_n_codes": "eta² codes/patient", "eta2_stay": "eta² stay", "eta2_cost": "eta² cost",
+    "silhouette_mean": "Silhouette", "silhouette_sd": "SD",
+    "macro_silhouette_mean": "Macro silhouette", "macro_silhouette_sd": "SD (macro)",
+    "calinski_harabasz_mean": "Calinski-Harabasz", "calinski_harabasz_sd": "SD (CH)",
+    "davies_bouldin_mean": "Davies-Bouldin", "davies_bouldin_sd": "SD (DB)", "chosen": "Chosen",
+    "n_codes": "codes per patient", "days_of_stay": "length of stay",
+    "apr_severity": "APR severity", "year": "admission year",
+}
+DROPPED = ("cluster",)  # internal 0-based ids: the label says the same
+
+
+def readable(frame: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
+    """Human headers, floats rounded to ``digits``, internal id columns dropped, and
+    snake_case values of a "variable" column named too."""
+    frame = frame.drop([c for c in DROPPED if c in frame.columns])
+    frame = frame.with_columns(pl.col(pl.Float64, pl.Float32).round(digits))
+    if "variable" in frame.columns:
+        frame = frame.with_columns(pl.col("variable").replace(HEADERS))
+    return frame.rename({c: HEADERS.get(c, c.replace("_", " ").replace("v: ", "V: "))
+                         for c in frame.columns})
+
+
+def _readable_table(store: ArtifactStore, relative: str, title: str,
+                    caption: str = "") -> ReportTable:
+    return ReportTable(title, readable(pl.read_csv(store.path(relative))), caption)
+
+
+def coverage_section(store: ArtifactStore) -> Section:
+    """The headline fix: how many code occurrences found their descriptor, and how."""
+    rows, substitutions = [], []
+    for sex in SEXES:
+        path = store.path(layout.coverage(sex))
+        if not path.exists():
+            continue
+        c = json.loads(path.read_text())
+        rows.append({"Sex": sex, "Code occurrences": c["code_occurrences"],
+                     "Exact match": f"{c['exact_share']:.2%}",
+                     "With ancestors": f"{c['with_ancestors_share']:.2%}",
+                     "Unresolved codes (distinct)": c["distinct_unresolved_codes"],
+                     "Study's un-normalised lookup": f"{c['naive_lookup_share']:.2%}"})
+        substitutions += [{"Sex": sex, "Retired code -> ancestor used": k, "Occurrences": v}
+                          for k, v in list(c["top_substitutions"].items())[:10]]
+    items: list = [
+        "The registry writes codes with a dot (F12.10), the descriptor table without (F1210). "
+        "Codes are normalised before the lookup; the study's lookup was not, and matched only "
+        "bare three-character categories. The corpus is blocked when coverage falls below the "
+        "thresholds in Methods."]
+    if rows:
+        items.append(ReportTable("Descriptor coverage by sex", pl.DataFrame(rows),
+                                 "Shares of all code occurrences in the corpus."))
+    if substitutions:
+        items.append(ReportTable(
+            "Most frequent substitutions by an ancestor's descriptor", pl.DataFrame(substitutions),
+            "A code retired from or absent in the descriptor edition borrows its nearest valid "
+            "ancestor's descriptor; occurrences under 10 are shown as <10."))
+    return Section("Descriptor coverage", items)
+
+
 def _figure(store: ArtifactStore, stem: str, title: str, caption: str = "") -> ReportFigure:
     return ReportFigure(title, store.path(layout.figure(stem)).read_bytes(), caption)
 
@@ -198,14 +267,23 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
         for sex in SEXES
         for item in (
             _figure(store, f"k_selection_{sex}", f"k selection ({sex})"),
-            _table(store, layout.table(f"stability_{sex}"), f"Cluster stability ({sex})",
-                   "Mean Jaccard to the best-matching cluster over bootstrap resamples."),
-            _table(store, layout.table(f"confounder_audit_{sex}"), f"Confounder audit ({sex})",
+            _readable_table(store, layout.table(f"k_selection_{sex}"), f"k selection ({sex})",
+                            "Mean (SD) over the resamples; the chosen k is marked."),
+            _readable_table(store, layout.table(f"stability_{sex}"), f"Cluster stability ({sex})",
+                            "Mean Jaccard to the best-matching cluster over bootstrap "
+                            "resamples."),
+            _readable_table(store, layout.table(f"confounder_audit_{sex}"),
+                            f"Confounder audit ({sex})",
                    "Association of cluster with codes per patient and admission year "
                    "(possible confounders) and with length of stay and APR severity "
                    "(outcomes, reported only): eta squared and AMI against the variable in "
                    "k quantile groups, beside the multi-hot baseline at the same k."),
-            _table(store, layout.table(f"baselines_{sex}"), f"Baseline comparison ({sex})"),
+            _readable_table(store, layout.table(f"baselines_{sex}"),
+                            f"Baseline comparison ({sex})",
+                            "Every representation at the run's k (silhouette in its own space, "
+                            "stability, ARI against the run's clusters), then at its own k: "
+                            "how much its clusters separate code count and the outcomes "
+                            "(eta², Cramér's V)."),
         )
     ])
     return [tables, descriptives, cluster_maps], validity
