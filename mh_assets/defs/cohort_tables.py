@@ -32,11 +32,12 @@ def _lineage(columns: list[str], sources: list[str]) -> dg.TableColumnLineage:
 @dg.asset(
     deps=["cohort"],
     group_name="tables",
-    code_version="1",
+    code_version="2",
     kinds={"polars", "csv", "excel"},
     description="Supplementary Table 1: patients with a code of each SUD group (F11-F19 as "
-    "the study grouped them; F10 and F17 added) by sex, with Yates-corrected chi-square "
-    "p-values. tables/sud_by_sex.{csv,xlsx,docx}, small-cell suppressed.",
+    "the study grouped them; F10 and F17 added) by sex, with Wilson 95% CIs of the rates "
+    "and Yates-corrected chi-square p-values. tables/sud_by_sex.{csv,xlsx,docx}, "
+    "small-cell suppressed.",
 )
 def sud_by_sex_table(
     context: dg.AssetExecutionContext, platform: PlatformParam
@@ -45,10 +46,7 @@ def sud_by_sex_table(
     table = sud_table.sud_by_sex(store.read_parquet(layout.COHORT))
     store.write_csv(layout.restricted_table("sud_by_sex"), table)
     published = sud_table.publish_sud_by_sex(table, settings.min_cell)
-    meta = publish_table(
-        published, SUD_STEM, store, title="Substance use disorders by sex",
-        min_cell=settings.min_cell, headers=sud_table.SUD_HEADERS,
-    )
+    meta = publish_table(published, SUD_STEM, store, min_cell=settings.min_cell)
     counted = [c for c in published.columns if c not in ("group", "icd10_block", "addition")]
     meta["dagster/column_lineage"] = _lineage(counted, [SEX, *DIAGNOSIS_COLUMNS])
     context.log.info(f"SUD table: {published.height} groups")
@@ -61,7 +59,7 @@ def sud_by_sex_table(
 @dg.asset(
     deps=["cohort", "icd_descriptors"],
     group_name="tables",
-    code_version="1",
+    code_version="2",
     kinds={"polars", "plotly"},
     description="Admissions per year, top principal diagnoses, stay, APR severity and cost "
     "by sex, with Mann-Whitney and chi-square tests (tables/descriptives.csv) and "
@@ -81,10 +79,8 @@ def cohort_descriptives(
     for name in ("by_year", "by_severity", "top_principal", "principal_top20", "continuous"):
         store.write_csv(layout.restricted_table(f"descriptives_{name}"), getattr(desc, name))
     published = descriptives.publish_descriptives(desc, settings.min_cell)
-    meta = publish_table(
-        published["statistics"], DESCRIPTIVES_STEM, store,
-        title="Cohort descriptives: tests by sex", min_cell=settings.min_cell,
-    )
+    meta = publish_table(published["statistics"], DESCRIPTIVES_STEM, store,
+                         min_cell=settings.min_cell)
     meta["dagster/column_lineage"] = _lineage(
         ["statistic", "p_value", "n_female", "n_male"],
         [SEX, "DaysOfStay", "APRCost", "Year", "APRSeverityLevel", "PrincipalDiagnosis"],

@@ -36,6 +36,17 @@ OTHER = "other"
 
 DescriptorLookup = Mapping[str, str] | Callable[[str], str | None]
 
+# Display names of the published statistics (tables/descriptives.*) and of its variables.
+STATISTICS_HEADERS = {
+    "test": "Test", "variable": "Variable", "statistic": "Statistic", "dof": "df",
+    "p_value": "p", "n_female": "Females n", "n_male": "Males n",
+}
+STATISTICS_VALUES = {"variable": {
+    "DaysOfStay": "Length of stay (days)", "APRCost": "APR cost", "Year": "Discharge year",
+    "APRSeverityLevel": "APR severity of illness",
+    "PrincipalDiagnosis (top 20 + other)": "Principal diagnosis (20 most frequent + other)",
+}}
+
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from mh_assets.core.publish.intervals import format_interval, wilson_interval
 from mh_assets.core.publish.suppression import (
     RowMargin,
     suppress,
@@ -39,18 +40,28 @@ SUD_GROUPS: tuple[tuple[str, str], ...] = (
 )
 SUD_ADDITIONS: tuple[tuple[str, str], ...] = (("F10", "Alcohol"), ("F17", "Nicotine"))
 
+# The study's columns, then the Wilson 95% CI bounds of each rate (percent, full precision).
 SUD_COLUMNS = (
     "group", "icd10_block", "total", "rate_pct", "male_n", "male_pct",
     "female_n", "female_pct", "p_value", "addition",
+    "rate_ci_low", "rate_ci_high", "male_ci_low", "male_ci_high",
+    "female_ci_low", "female_ci_high",
+)
+# The published table: each rate followed by its CI as one "low–high" column.
+SUD_PUBLISHED = (
+    "group", "icd10_block", "total", "rate_pct", "rate_ci", "male_n", "male_pct", "male_ci",
+    "female_n", "female_pct", "female_ci", "p_value", "addition",
 )
 SUD_HEADERS = {
     "group": "Substance group", "icd10_block": "ICD-10", "total": "Total n",
-    "rate_pct": "Rate (%)", "male_n": "Males n", "male_pct": "% of males",
-    "female_n": "Females n", "female_pct": "% of females", "p_value": "p",
-    "addition": "Not in the study's table",
+    "rate_pct": "Rate (%)", "rate_ci": "Rate 95% CI", "male_n": "Males n",
+    "male_pct": "% of males", "male_ci": "Males 95% CI", "female_n": "Females n",
+    "female_pct": "% of females", "female_ci": "Females 95% CI", "p_value": "p",
+    "addition": "Added",
 }
-
-
+# (rate, the count it is of, its published CI column, the CI bounds' prefix)
+_RATES = (("rate_pct", "total", "rate_ci", "rate"), ("male_pct", "male_n", "male_ci", "male"),
+          ("female_pct", "female_n", "female_ci", "female"))
 
 
 def sexed_rows(cohort: pl.DataFrame) -> pl.DataFrame:
@@ -74,7 +85,8 @@ def sud_by_sex(cohort: pl.DataFrame) -> pl.DataFrame:
     block), then F10 and F17 with ``addition=True``. A code belongs to block F1x
     when its first three characters (trimmed, upper-case) are F1x; a patient counts
     once per block however many fields or admissions carry it. Percentages are of
-    all patients / all males / all females, at full precision.
+    all patients / all males / all females, at full precision; ``*_ci_low`` /
+    ``*_ci_high`` bound each with its Wilson 95% CI (percent).
     """
     cohort = sexed_rows(cohort)
     diag = [c for c in DIAGNOSIS_COLUMNS if c in cohort.columns]
@@ -105,11 +117,14 @@ def sud_by_sex(cohort: pl.DataFrame) -> pl.DataFrame:
                 "male_n": male, "male_pct": percent(male, n_m),
                 "female_n": female, "female_pct": percent(female, n_f),
                 "p_value": _chi2_2x2(male, n_m, female, n_f), "addition": addition,
+                **_ci("rate", male + female, n_m + n_f), **_ci("male", male, n_m),
+                **_ci("female", female, n_f),
             })
     schema = {
         "group": pl.String, "icd10_block": pl.String, "total": pl.Int64, "rate_pct": pl.Float64,
         "male_n": pl.Int64, "male_pct": pl.Float64, "female_n": pl.Int64,
         "female_pct": pl.Float64, "p_value": pl.Float64, "addition": pl.Boolean,
+        **{c: pl.Float64 for c in SUD_COLUMNS if c.endswith(("_ci_low", "_ci_high"))},
     }
     frame = pl.DataFrame(rows, schema=schema)
     return frame.sort(["addition", "rate_pct", "icd10_block"], descending=[False, True, False])
@@ -117,6 +132,12 @@ def sud_by_sex(cohort: pl.DataFrame) -> pl.DataFrame:
 
 def percent(n: int, d: int) -> float:
     return 100.0 * n / d if d else float("nan")
+
+
+def _ci(prefix: str, n: int, d: int) -> dict[str, float]:
+    """The Wilson 95% CI of ``n`` of ``d``, in percent (NaN when ``d`` is 0)."""
+    low, high = wilson_interval(n, d)
+    return {f"{prefix}_ci_low": 100.0 * float(low), f"{prefix}_ci_high": 100.0 * float(high)}
 
 
 def format_p(p: float) -> str:
@@ -131,14 +152,27 @@ def publish_sud_by_sex(table: pl.DataFrame, min_cell: int = 10) -> pl.DataFrame:
 
     ``total = male_n + female_n`` is a published relation, so one hidden sex forces
     the other (or the total) hidden; the p-value is hidden whenever any count of its
-    row is, because with the published group sizes it determines the cell.
+    row is, because with the published group sizes it determines the cell. Each rate's
+    Wilson 95% CI (``rate_ci``, ``male_ci``, ``female_ci``: "low–high", two decimals
+    like the rate) is hidden with its count, whose value its bounds determine.
+    Columns ``SUD_PUBLISHED``.
     """
+    intervals = {
+        ci: [format_interval(lo, hi, 2) for lo, hi in zip(
+            table[f"{prefix}_ci_low"].to_list(), table[f"{prefix}_ci_high"].to_list(),
+            strict=True)]
+        for _, _, ci, prefix in _RATES
+    }
+    table = table.with_columns(
+        pl.Series(ci, values, dtype=pl.String) for ci, values in intervals.items()
+    ).select(SUD_PUBLISHED)
     return suppress(
         table,
         ["total", "male_n", "female_n"],
-        pct_for={"rate_pct": "total", "male_pct": "male_n", "female_pct": "female_n"},
+        pct_for={rate: count for rate, count, _, _ in _RATES},
         row_margins=[RowMargin("total", ("male_n", "female_n"))],
-        derived={"p_value": ["total", "male_n", "female_n"]},
+        derived={"p_value": ["total", "male_n", "female_n"],
+                 **{ci: [count] for _, count, ci, _ in _RATES}},
         min_cell=min_cell,
         formatters={"p_value": format_p, "addition": lambda v: "yes" if v else "no"},
     )

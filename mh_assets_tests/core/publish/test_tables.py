@@ -67,6 +67,28 @@ def test_sud_table_counts_percentages_and_p_values_match_an_independent_count(co
         assert round(row["p_value"], 4) == round(direct, 4)
 
 
+def test_sud_rates_carry_wilson_cis_of_their_own_counts_and_keep_their_values(cohort):
+    from mh_assets.core.publish.intervals import wilson_interval
+
+    table = sud_table.sud_by_sex(cohort)
+    _, n_sex = _expected_counts(cohort)
+    denominators = {"rate": n_sex["male"] + n_sex["female"], "male": n_sex["male"],
+                    "female": n_sex["female"]}
+    counts = {"rate": "total", "male": "male_n", "female": "female_n"}
+    for row in table.iter_rows(named=True):
+        for prefix, d in denominators.items():
+            low, high = wilson_interval(row[counts[prefix]], d)
+            assert row[f"{prefix}_ci_low"] == pytest.approx(100 * float(low))
+            assert row[f"{prefix}_ci_high"] == pytest.approx(100 * float(high))
+            rate = row["rate_pct" if prefix == "rate" else f"{prefix}_pct"]
+            assert row[f"{prefix}_ci_low"] <= rate <= row[f"{prefix}_ci_high"]
+    published = sud_table.publish_sud_by_sex(table)
+    shown = published.filter(pl.col("total") != "<10").row(0, named=True)
+    raw = table.filter(pl.col("group") == shown["group"]).row(0, named=True)
+    assert shown["rate_ci"] == f"{raw['rate_ci_low']:.2f}–{raw['rate_ci_high']:.2f}"
+    assert shown["rate_pct"] == f"{raw['rate_pct']:.2f}"
+
+
 def test_a_patient_with_two_admissions_counts_once_per_block():
     base = {c: None for c in DIAGNOSIS_COLUMNS}
     cohort = pl.DataFrame(
@@ -103,15 +125,21 @@ def test_published_sud_table_hides_small_cells_their_percentages_and_p_values():
         "total": [405, 16], "rate_pct": [67.5, 2.6667], "male_n": [234, 13],
         "male_pct": [65.92, 3.66], "female_n": [171, 3], "female_pct": [69.8, 1.22],
         "p_value": [0.36344, 0.1178], "addition": [False, False],
+        "rate_ci_low": [63.64, 1.65], "rate_ci_high": [71.14, 4.29],
+        "male_ci_low": [60.84, 2.15], "male_ci_high": [70.67, 6.18],
+        "female_ci_low": [63.78, 0.42], "female_ci_high": [75.21, 3.55],
     })
     out = sud_table.publish_sud_by_sex(table)
-    assert out.row(0) == ("Cannabis", "F12", "405", "67.50", "234", "65.92", "171", "69.80",
-                          "0.3634", "no")
+    assert out.columns == list(sud_table.SUD_PUBLISHED)
+    assert out.row(0) == ("Cannabis", "F12", "405", "67.50", "63.64–71.14", "234", "65.92",
+                          "60.84–70.67", "171", "69.80", "63.78–75.21", "0.3634", "no")
     hidden = out.row(1, named=True)
     assert hidden["female_n"] == "<10"
     assert hidden["male_n"] == SECONDARY_MARK  # total 16 minus "<10" would reveal it
-    assert hidden["total"] == "16"
+    assert hidden["total"] == "16" and hidden["rate_ci"] == "1.65–4.29"
     assert hidden["p_value"] == hidden["female_pct"] == hidden["male_pct"] == SECONDARY_MARK
+    # an interval pins its count down (width -> n, centre -> x): hidden with it
+    assert hidden["female_ci"] == hidden["male_ci"] == SECONDARY_MARK
 
 
 def test_p_value_format_has_four_decimals_and_a_floor():
@@ -217,29 +245,39 @@ def test_published_descriptives_are_strings_and_apply_row_and_column_suppression
     assert all(d == pl.String for f in out.values() for d in f.dtypes)
 
 
-def test_write_table_writes_csv_xlsx_and_docx_with_title_and_footnote(tmp_path):
+def test_write_table_writes_csv_with_machine_names_and_office_files_with_display_names(
+        tmp_path):
     from docx import Document
     from openpyxl import load_workbook
 
     frame = pl.DataFrame({"group": ["Cannabis"], "total": ["405"], "male_n": ["<10"]})
+    headers = {"group": "Substance group", "total": "Total n", "male_n": "Males n"}
     paths = writers.write_table(frame, tmp_path / "tables" / "sud_by_sex",
-                               title="Supplementary Table 1", headers={"total": "Total n"})
+                               title="Supplementary Table S1. SUD", headers=headers)
     assert [p.name for p in paths] == ["sud_by_sex.csv", "sud_by_sex.xlsx", "sud_by_sex.docx"]
     assert pl.read_csv(paths[0], infer_schema=False).equals(frame)
     sheet = load_workbook(paths[1])["table"]
-    assert [[c.value for c in r] for r in sheet.iter_rows()] == [
-        ["group", "total", "male_n"], ["Cannabis", "405", "<10"]]
+    assert [[c.value for c in r] for r in sheet.iter_rows(min_row=2, max_row=3)] == [
+        ["Substance group", "Total n", "Males n"], ["Cannabis", 405, "<10"]]
     doc = Document(str(paths[2]))
     cells = [[c.text for c in row.cells] for row in doc.tables[0].rows]
-    assert cells == [["group", "Total n", "male_n"], ["Cannabis", "405", "<10"]]
+    assert cells == [["Substance group", "Total n", "Males n"], ["Cannabis", "405", "<10"]]
     text = "\n".join(p.text for p in doc.paragraphs)
-    assert "Supplementary Table 1" in text and '"<10"' in text
+    assert "Supplementary Table S1" in text and '"<10"' in text
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == sorted(p.name for p in paths)
+
+
+def test_a_column_without_a_display_name_is_refused_before_anything_is_written(tmp_path):
+    frame = pl.DataFrame({"group": ["a"], "male_n": ["12"]})
+    with pytest.raises(ValueError, match="male_n"):
+        writers.write_table(frame, tmp_path / "t", title="T", headers={"group": "Group"})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_write_leaves_the_previous_files_untouched(tmp_path, monkeypatch):
     frame = pl.DataFrame({"group": ["a"], "n": ["12"]})
-    first = writers.write_table(frame, tmp_path / "t")
+    shown = {"title": "T", "headers": {"group": "Group", "n": "n"}}
+    first = writers.write_table(frame, tmp_path / "t", **shown)
     before = {p.name: p.read_bytes() for p in first}
 
     def broken(*_args):
@@ -247,7 +285,8 @@ def test_a_failed_write_leaves_the_previous_files_untouched(tmp_path, monkeypatc
 
     monkeypatch.setattr(writers, "_write_xlsx", broken)
     with pytest.raises(RuntimeError):
-        writers.write_table(pl.DataFrame({"group": ["b"], "n": ["99"]}), tmp_path / "t")
+        writers.write_table(pl.DataFrame({"group": ["b"], "n": ["99"]}), tmp_path / "t",
+                            **shown)
     assert (tmp_path / "t.xlsx").read_bytes() == before["t.xlsx"]
     assert (tmp_path / "t.docx").read_bytes() == before["t.docx"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
