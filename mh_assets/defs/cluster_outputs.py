@@ -6,6 +6,7 @@ import polars as pl
 from mh_assets.core import layout
 from mh_assets.core.clustering import pairs
 from mh_assets.core.clustering.io import read_assignments, read_embeddings
+from mh_assets.core.cohort import present_sexes
 from mh_assets.core.publish import cluster_table as tables
 from mh_assets.core.publish import maps
 from mh_assets.core.schema import SEXES
@@ -24,33 +25,57 @@ CLUSTERS_RESTRICTED = layout.restricted_table("clusters", ".parquet")
 
 
 def _profiles(platform: Platform, part: str) -> dict[str, pl.DataFrame]:
-    return {sex: platform.store.read_parquet(layout.profile(sex, part)) for sex in SEXES}
+    """Each present sex's profiles: a sex without patients in the extract is skipped."""
+    return {sex: platform.store.read_parquet(layout.profile(sex, part))
+            for sex in present_sexes(platform.store)}
+
+
+def _say_missing(context: dg.AssetExecutionContext, platform: Platform) -> dict[str, object]:
+    missing = [sex for sex in SEXES if sex not in present_sexes(platform.store)]
+    if missing:
+        context.log.warning(f"built without {', '.join(missing)}: no patients of this sex "
+                            "in the extract")
+    return {"missing_sexes": dg.MetadataValue.json(missing)}
 
 
 def _publish_asset(**kwargs):
-    return dg.asset(group_name="publish", code_version="1", **kwargs)
+    return dg.asset(group_name="publish", code_version="2", **kwargs)
 
 
 @_publish_asset(
     deps=["cluster_profiles", "cluster_stability"],
     kinds={"polars", "excel"},
     description="Every cluster of both sexes: label, size, % of the sex, top ICD-10 codes "
-    "with descriptors and c-DF-IPF, dominant terms, stability, mean codes per patient. "
-    f"{CLUSTERS_STEM}.{{csv,xlsx,docx}}, small-cell suppressed.",
+    "with descriptors and c-DF-IPF, dominant terms, stability, mean codes per patient "
+    f"({CLUSTERS_STEM}.{{csv,xlsx,docx}}); and per cluster and top code the share of the "
+    "cluster and of the rest of the sex with it (Wilson 95% CIs), lift and c-DF-IPF "
+    "(tables/cluster_codes.{csv,xlsx,docx}). Small-cell suppressed.",
 )
 def cluster_table(context: dg.AssetExecutionContext, platform: PlatformParam):
     settings, store = platform.settings, platform.store
-    stability = {sex: pl.read_csv(store.path(layout.stability(sex))) for sex in SEXES}
+    codes_stem = layout.table_stem("cluster_codes")
+    codes_restricted = layout.restricted_table("cluster_codes", ".parquet")
+    present = present_sexes(store)
+    stability = {sex: pl.read_csv(store.path(layout.stability(sex))) for sex in present}
+    profiles = _profiles(platform, "codes")
+    from mh_assets.core.clustering.io import read_display_names
+
     table = tables.cluster_table(
-        _profiles(platform, "codes"), _profiles(platform, "terms"),
-        _profiles(platform, "summary"), stability,
+        profiles, _profiles(platform, "terms"), _profiles(platform, "summary"), stability,
+        names={sex: read_display_names(store, sex) for sex in present},
     )
+    codes = tables.cluster_codes(profiles)
     store.write_parquet(CLUSTERS_RESTRICTED, table)
-    published = tables.publish_cluster_table(table, settings.min_cell)
-    meta = publish_table(published, CLUSTERS_STEM, store, title="Clusters by sex",
-                         min_cell=settings.min_cell, headers=tables.CLUSTER_HEADERS)
+    store.write_parquet(codes_restricted, codes)
+    published_codes = tables.publish_cluster_codes(codes, table, settings.min_cell)
+    published = tables.publish_cluster_table(table, settings.min_cell, codes=published_codes)
+    meta = publish_table(published, CLUSTERS_STEM, store, min_cell=settings.min_cell)
+    codes_meta = publish_table(published_codes, codes_stem, store, min_cell=settings.min_cell)
     return dg.MaterializeResult(metadata=combine(
-        meta, artifacts_metadata(CLUSTERS_RESTRICTED), provenance_metadata(context, settings)))
+        meta, {"artifacts": codes_meta["artifacts"], "codes_preview": codes_meta["preview"],
+               "codes_title": codes_meta["title"]},
+        artifacts_metadata(CLUSTERS_RESTRICTED, codes_restricted), _say_missing(context, platform),
+        provenance_metadata(context, settings)))
 
 
 @_publish_asset(
@@ -61,15 +86,26 @@ def cluster_table(context: dg.AssetExecutionContext, platform: PlatformParam):
     "unmatched clusters listed. tables/cluster_pairs.{csv,xlsx,docx}.",
 )
 def cluster_pairs(context: dg.AssetExecutionContext, platform: PlatformParam):
+    from mh_assets.core.clustering.config import ClusterConfig
+    from mh_assets.core.clustering.io import read_display_names
     from mh_assets.core.icd import display_code
 
     settings, store = platform.settings, platform.store
+    if set(present_sexes(store)) != set(SEXES):  # pairs need both sexes
+        empty = pl.DataFrame(schema=pairs.PAIR_SCHEMA)
+        meta = publish_table(empty, PAIRS_STEM, store, min_cell=settings.min_cell)
+        return dg.MaterializeResult(metadata=combine(
+            meta, _say_missing(context, platform), provenance_metadata(context, settings)))
     matrices, labels, codes = pairs.profile_vectors(_profiles(platform, "codes"))
+    names = {sex: read_display_names(store, sex) for sex in SEXES}
+    defaults = ClusterConfig()  # no run config here: the pair settings' defaults
     matched = pairs.pair_clusters(matrices["male"], matrices["female"], labels["male"],
-                                  labels["female"], [display_code(c) for c in codes])
+                                  labels["female"], [display_code(c) for c in codes],
+                                  min_similarity=defaults.pair_min_similarity,
+                                  shared_gap=defaults.pair_shared_gap,
+                                  male_names=names["male"], female_names=names["female"])
     matched = matched.with_columns(pl.col("similarity").round(3))
-    meta = publish_table(matched, PAIRS_STEM, store, title="Male/female cluster pairs",
-                         min_cell=settings.min_cell)
+    meta = publish_table(matched, PAIRS_STEM, store, min_cell=settings.min_cell)
     context.log.info(f"{int(matched.get_column('matched').sum())} pairs")
     return dg.MaterializeResult(metadata=combine(meta, provenance_metadata(context, settings)))
 
@@ -77,37 +113,49 @@ def cluster_pairs(context: dg.AssetExecutionContext, platform: PlatformParam):
 @_publish_asset(
     deps=["cluster_profiles", "cluster_assignments", "patient_embeddings"],
     kinds={"plotly", "umap"},
-    description="PCA and UMAP (seeded) maps of the cluster profiles (both sexes, male, "
-    "female) and of a sample of patient embeddings coloured by cluster. Hovers show "
-    "cluster label, size and top terms only. figures/cluster_map_*.{html,png}.",
+    description="Per sex: what the clusters are made of -- a clusters x top-codes heatmap "
+    "of prevalence (share of the cluster's patients with the code; cells of 1-9 patients "
+    "hidden) from the code profiles -- and PCA and UMAP (seeded) maps of a sample of "
+    "patient embeddings coloured by cluster (no labels, no hovers). Each is written as "
+    "a 300 dpi PNG, an SVG and an HTML page (figures/cluster_prevalence_map_SEX.*, "
+    "the maps as figures/embedding_map_METHOD_SEX.*).",
 )
 def cluster_maps(context: dg.AssetExecutionContext, platform: PlatformParam):
-    from mh_assets.core.publish.figures import scatter_map
+    from mh_assets.core.publish import figures as draw
 
     settings, store = platform.settings, platform.store
-    codes, terms = _profiles(platform, "codes"), _profiles(platform, "terms")
-    matrices, labels, _ = pairs.profile_vectors(codes)
-    hover = maps.cluster_hover(codes, terms, settings.min_cell)
     figures = {}
-    views = {"both": list(SEXES), **{sex: [sex] for sex in SEXES}}
+    for sex, codes in _profiles(platform, "codes").items():
+        name = f"cluster_prevalence_map_{sex}"
+        figures[name] = draw.prevalence_heatmap(
+            maps.prevalence_cells(codes, settings.min_cell), name,
+            draw.figure_entry(name).title, panel=draw.SEX_NAMES[sex])
     for method in ("pca", "umap"):
-        for view, sexes in views.items():
-            name = f"cluster_map_{method}_{view}"
-            figures[name] = scatter_map(
-                maps.profile_points(matrices, labels, sexes, hover, method, settings.seed),
-                f"Cluster profiles ({method.upper()}, {view})", name=name,
-                note="Each point is a cluster's c-DF-IPF profile; marker area ~ cluster size.",
-            )
-        for sex in SEXES:
+        axis = "PCA component" if method == "pca" else "UMAP"
+        for sex in present_sexes(store):
             name = f"embedding_map_{method}_{sex}"
-            figures[name] = scatter_map(
+            figures[name] = draw.scatter_map(
                 _embedding_points(platform, sex, method, settings.seed),
-                f"Patient embeddings ({method.upper()}, {sex}, sample)", name=name,
+                draw.figure_entry(name).title, name=name, x_label=f"{axis} 1",
+                y_label=f"{axis} 2", panel=draw.SEX_NAMES[sex],
                 note=f"A seeded sample of up to {maps.EMBEDDING_SAMPLE} patients; no hovers.",
             )
-    context.log.info(f"{len(figures)} maps")
+    retired = [layout.figure(stem, suffix) for stem in maps.RETIRED_FIGURES
+               for suffix in (".html", ".png")]
+    removed = [relative for relative in retired if _remove(store.path(relative))]
+    context.log.info(f"{len(figures)} cluster figures"
+                     + (f"; {len(removed)} retired cluster-map files removed" if removed else ""))
     return dg.MaterializeResult(metadata=combine(
-        publish_figures(figures, store), provenance_metadata(context, settings)))
+        publish_figures(figures, store), _say_missing(context, platform),
+        provenance_metadata(context, settings)))
+
+
+def _remove(path) -> bool:
+    """Delete a file left by an earlier version (the report lists what figures/ holds)."""
+    if not path.is_file():
+        return False
+    path.unlink()
+    return True
 
 
 def _embedding_points(platform: Platform, sex: str, method: str, seed: int) -> pl.DataFrame:
