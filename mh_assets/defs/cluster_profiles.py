@@ -23,15 +23,21 @@ from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training
 
 @clusters_asset(
     deps=["cluster_assignments", "descriptor_corpus"],
-    code_version="1",
+    code_version="2",
     description="Per cluster: c-DF-IPF of each code (the study's definition), prevalence "
     "inside and outside, lift, top codes with descriptors, class-based TF-IDF terms "
-    "(whole descriptors), and the n_codes and age distributions.",
+    "(whole descriptors), and the n_codes and age distributions; and a descriptive name "
+    "from its most distinctive codes (\"F3 · conduct disorder + cannabis abuse\").",
 )
 def cluster_profiles(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
+    import numpy as np
+
     from mh_assets.core.clustering import profile_clusters
+    from mh_assets.core.clustering.io import write_display_names
+    from mh_assets.core.clustering.naming import NamingRule, display_names
+    from mh_assets.core.publish.suppression import ColumnMargin, suppress
 
     settings, sex, store = platform.settings, context.partition_key, platform.store
     cfg = cluster_config(settings.seed, config)
@@ -42,11 +48,21 @@ def cluster_profiles(
     paths = [layout.profile(sex, part) for part in parts]
     for path, frame in zip(paths, parts.values(), strict=True):
         store.write_parquet(path, frame)
+    # A name rests only on codes at least min_cell members of the cluster have.
+    named = display_names(profiles.codes, names, NamingRule(min_patients=settings.min_cell))
+    write_display_names(store, sex, named)
+    paths.append(layout.cluster_display_names(sex))
+    # Sizes add up to the partition's (published) size: a hidden one hides a second.
+    sizes = suppress(
+        pl.DataFrame({"label": names, "name": [named[n] for n in names],
+                      "size": np.bincount(labels, minlength=len(names)).tolist()}),
+        ["size"], column_margins=[ColumnMargin("size")], min_cell=settings.min_cell)
     top = profiles.top_codes.filter(pl.col("rank") <= 3).select(
         "cluster_label", "rank", "code_display", "descriptor", "c_df_ipf", "lift")
     return dg.MaterializeResult(
         metadata={
             "clusters": len(names),
+            "cluster_names": md_table(sizes),
             "top_codes": md_table(top),
             **artifacts_metadata(*paths),
             **provenance_metadata(context, settings),

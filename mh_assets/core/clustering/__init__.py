@@ -7,6 +7,7 @@ Pipeline per sex partition (the Dagster wiring in ``mh_assets.defs`` calls these
     table = assignments(corpus["patient_id"], fit)
     stab = cluster_stability(X, fit.labels, fit.names, config)   # cluster_stability[sex]
     prof = profile_clusters(corpus, fit.labels, fit.names, config)  # cluster_profiles[sex]
+    names = naming.display_names(prof.codes, fit.names)  # {"F3": "F3 · conduct disorder + ..."}
     audit = confounder_audit(corpus, fit.labels, config)
     base = compare_baselines(X, corpus, fit.labels, fit.names, config, stab)  # baseline_clusters
     null = clusterability(corpus, {"multi-hot": multi_hot_features(config)}, config)  # vs nulls

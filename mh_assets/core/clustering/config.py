@@ -87,6 +87,18 @@ class ClusterConfig:
     supported_z: float = 3.0
     supported_p: float = 0.05
     stable_jaccard: float = 0.75
+    # --- male/female pairs --------------------------------------------------------
+    # The Hungarian assignment pairs every cluster of the smaller sex with one of the
+    # other; a pair is reported as matched only when the cosine similarity of the two
+    # c-DF-IPF profiles is at least ``pair_min_similarity`` (below it the row says
+    # "closest, not matched"). Profiles are non-negative, so the cosine is in [0, 1];
+    # 0.5 is a reading convention, not a test: counterparts in the demo cohort score
+    # 0.8-0.96, clusters that share only background codes 0.2-0.3.
+    pair_min_similarity: float = 0.5
+    # A code is "shared" by a pair when its smaller c-DF-IPF weight is at least
+    # (1 - pair_shared_gap) of its larger one (the relative gap is at most this), and
+    # "differing" when the relative gap is larger; no code is both.
+    pair_shared_gap: float = 0.5
     # --- baselines ---------------------------------------------------------------
     category_length: int = 3  # multi-hot at the ICD-10 3-character category
     svd_components: int = 100
@@ -130,6 +142,12 @@ class ClusterConfig:
             raise ValueError(
                 f"k_metric must be 'macro_silhouette' or 'silhouette', got {self.k_metric!r}"
             )
+        if not (isinstance(self.pair_min_similarity, (int, float))
+                and 0 <= self.pair_min_similarity <= 1):
+            raise ValueError(
+                f"pair_min_similarity must be in [0, 1], got {self.pair_min_similarity!r}")
+        if not (isinstance(self.pair_shared_gap, (int, float)) and 0 < self.pair_shared_gap < 1):
+            raise ValueError(f"pair_shared_gap must be in (0, 1), got {self.pair_shared_gap!r}")
         if self.k_rule not in ("one_se", "max"):
             raise ValueError(f"k_rule must be 'one_se' or 'max', got {self.k_rule!r}")
 

@@ -8,6 +8,7 @@ the same inputs; they are read (and the stability written) here, at the paths
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
@@ -29,6 +30,22 @@ def read_assignments(store: ArtifactStore, sex: str) -> tuple[np.ndarray, list[s
     labels = store.read_parquet(layout.assignments(sex)).get_column(CLUSTER)
     names = json.loads(store.path(layout.cluster_names(sex)).read_text())
     return labels.to_numpy(), names
+
+
+def write_display_names(store: ArtifactStore, sex: str, names: Mapping[str, str]) -> None:
+    """The {label: descriptive name} map of :mod:`mh_assets.core.clustering.naming`."""
+    store.write_text(layout.cluster_display_names(sex),
+                     json.dumps(dict(names), ensure_ascii=False, indent=1))
+
+
+def read_display_names(store: ArtifactStore, sex: str) -> dict[str, str]:
+    """{label: descriptive name}; each bare label (``{"F1": "F1"}``) when the names have
+    not been written (profiles from before names existed), empty when neither exists."""
+    path = store.path(layout.cluster_display_names(sex))
+    if path.is_file():
+        return {str(k): str(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+    labels = store.path(layout.cluster_names(sex))
+    return {name: name for name in json.loads(labels.read_text())} if labels.is_file() else {}
 
 
 def write_stability(store: ArtifactStore, sex: str, stability: Stability) -> None:

@@ -7,7 +7,22 @@ the one-to-one matching that maximises the total similarity is found with the
 Hungarian algorithm (``scipy.optimize.linear_sum_assignment``). A greedy "best
 match first" pairing can pair two clusters that both have a better partner;
 the assignment cannot. When the sexes have different k, the surplus clusters
-are listed as unmatched rather than forced onto a partner.
+are listed without a partner rather than forced onto one.
+
+The assignment decides who is paired with whom; whether the two are alike is a
+separate question. A pair is *matched* only when its similarity is at least
+``min_similarity`` (``ClusterConfig.pair_min_similarity``, 0.5); below it the row
+is kept, marked "closest, not matched", so a reader sees the nearest counterpart
+without being told that it is one.
+
+Shared and differing codes partition the codes of a pair: with ``hi``/``lo`` the
+larger/smaller of a code's two weights, its relative gap is ``(hi - lo) / hi``.
+A code is *shared* when both weights are positive and the relative gap is at most
+``shared_gap`` (``ClusterConfig.pair_shared_gap``, 0.5: the smaller weight is at
+least half the larger), ranked by ``lo`` (high in both first); it is *differing*
+when the relative gap is larger (present in one sex only: gap 1), ranked by the
+absolute gap ``hi - lo`` and marked with the sex in which it weighs more. No code
+can be in both lists.
 
 Input contract: ``male_profiles`` (k_m x n_codes) and ``female_profiles``
 (k_f x n_codes) float arrays whose columns are ``code_names`` in the same order;
@@ -24,12 +39,19 @@ from scipy.optimize import linear_sum_assignment
 
 from mh_assets.core.schema import CLUSTER, CLUSTER_LABEL
 
+MATCHED = "matched"
+CLOSEST = "closest, not matched"
+NO_PARTNER = "no partner"
+
 PAIR_SCHEMA = {
-    "pair": pl.Int64,  # 1.. for matched pairs by descending similarity; null when unmatched
+    "pair": pl.Int64,  # 1.. for matched pairs by descending similarity; null otherwise
     "male_label": pl.String,
     "female_label": pl.String,
-    "similarity": pl.Float64,  # cosine of the two profiles; null when unmatched
-    "matched": pl.Boolean,
+    "male_name": pl.String,  # descriptive name (naming.py); the label when none is given
+    "female_name": pl.String,
+    "similarity": pl.Float64,  # cosine of the two profiles; null without a partner
+    "matched": pl.Boolean,  # similarity >= min_similarity
+    "status": pl.String,  # MATCHED, CLOSEST or NO_PARTNER
     "shared_codes": pl.String,  # "; "-joined, highest min(male, female) first
     "differing_codes": pl.String,  # "; "-joined "CODE (M>F)" / "CODE (F>M)", largest gap first
 }
@@ -52,36 +74,55 @@ def pair_clusters(
     code_names: Sequence[str],
     *,
     top_n: int = 5,
+    min_similarity: float = 0.5,
+    shared_gap: float = 0.5,
+    male_names: Mapping[str, str] | None = None,
+    female_names: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
-    """One row per matched pair (by descending similarity), then each unmatched cluster.
+    """One row per assigned pair (matched first, each group by descending similarity),
+    then each cluster without a partner.
 
-    Schema ``PAIR_SCHEMA``. Shared codes are those high in both profiles (ranked by
-    the smaller of the two weights); differing codes are those with the largest
-    absolute difference, marked with the sex in which the code weighs more. Profiles
-    are compared as given, so pass them on the same scale (both c-DF-IPF).
+    Schema ``PAIR_SCHEMA``; the matching and the shared/differing rule are in the module
+    docstring. Profiles are compared as given, so pass them on the same scale (both
+    c-DF-IPF). ``male_names``/``female_names`` map labels to descriptive names (a
+    missing label is shown as itself).
     """
+    if not 0 <= min_similarity <= 1:
+        raise ValueError(f"min_similarity must be in [0, 1], got {min_similarity}")
+    if not 0 < shared_gap < 1:
+        raise ValueError(f"shared_gap must be in (0, 1), got {shared_gap}")
     male, female = np.asarray(male_profiles, float), np.asarray(female_profiles, float)
     codes = np.asarray(list(code_names), dtype=object)
     _check(male, male_labels, codes, "male")
     _check(female, female_labels, codes, "female")
+    m_name, f_name = dict(male_names or {}), dict(female_names or {})
     similarity = cosine_similarity(male, female)
     rows: list[dict] = []
     if similarity.size:
         m_idx, f_idx = linear_sum_assignment(similarity, maximize=True)
-        order = sorted(zip(m_idx, f_idx, strict=True), key=lambda p: (-similarity[p], p))
-        for rank, (i, j) in enumerate(order, start=1):
+        assigned = [(i, j, float(similarity[i, j])) for i, j in zip(m_idx, f_idx, strict=True)]
+        order = sorted(assigned, key=lambda p: (p[2] < min_similarity, -p[2], p[0], p[1]))
+        rank = 0
+        for i, j, sim in order:
+            matched = sim >= min_similarity
+            rank += matched
+            shared, differing = _split_codes(male[i], female[j], codes, top_n, shared_gap)
             rows.append({
-                "pair": rank, "male_label": male_labels[i], "female_label": female_labels[j],
-                "similarity": float(similarity[i, j]), "matched": True,
-                "shared_codes": _shared(male[i], female[j], codes, top_n),
-                "differing_codes": _differing(male[i], female[j], codes, top_n),
+                "pair": rank if matched else None,
+                "male_label": male_labels[i], "female_label": female_labels[j],
+                "male_name": m_name.get(male_labels[i], male_labels[i]),
+                "female_name": f_name.get(female_labels[j], female_labels[j]),
+                "similarity": sim, "matched": matched, "status": MATCHED if matched else CLOSEST,
+                "shared_codes": shared, "differing_codes": differing,
             })
     else:
         m_idx, f_idx = np.array([], int), np.array([], int)
     for i in sorted(set(range(len(male_labels))) - set(m_idx.tolist())):
-        rows.append(_unmatched(male_label=male_labels[i]))
+        rows.append(_unmatched(male_label=male_labels[i],
+                               male_name=m_name.get(male_labels[i], male_labels[i])))
     for j in sorted(set(range(len(female_labels))) - set(f_idx.tolist())):
-        rows.append(_unmatched(female_label=female_labels[j]))
+        rows.append(_unmatched(female_label=female_labels[j],
+                               female_name=f_name.get(female_labels[j], female_labels[j])))
     return pl.DataFrame(rows, schema=PAIR_SCHEMA)
 
 
@@ -93,22 +134,25 @@ def _check(profiles: np.ndarray, labels: Sequence[str], codes: np.ndarray, sex: 
         )
 
 
-def _unmatched(male_label: str | None = None, female_label: str | None = None) -> dict:
-    return {"pair": None, "male_label": male_label, "female_label": female_label,
-            "similarity": None, "matched": False, "shared_codes": None, "differing_codes": None}
+def _unmatched(**cells: str) -> dict:
+    row = {name: None for name in PAIR_SCHEMA}
+    return {**row, "matched": False, "status": NO_PARTNER, **cells}
 
 
-def _shared(m: np.ndarray, f: np.ndarray, codes: np.ndarray, top_n: int) -> str:
-    both = np.minimum(m, f)
-    order = np.lexsort((np.arange(len(both)), -both))  # stable: ties by column order
-    return "; ".join(str(codes[k]) for k in order[:top_n] if both[k] > 0)
-
-
-def _differing(m: np.ndarray, f: np.ndarray, codes: np.ndarray, top_n: int) -> str:
-    gap = m - f
-    order = np.lexsort((np.arange(len(gap)), -np.abs(gap)))
-    return "; ".join(
-        f"{codes[k]} ({'M>F' if gap[k] > 0 else 'F>M'})" for k in order[:top_n] if gap[k] != 0
+def _split_codes(m: np.ndarray, f: np.ndarray, codes: np.ndarray, top_n: int,
+                 shared_gap: float) -> tuple[str, str]:
+    """("; "-joined shared codes, "; "-joined differing codes): disjoint by construction,
+    every code with a weight is on exactly one side of the relative-gap threshold."""
+    hi, lo = np.maximum(m, f), np.minimum(m, f)
+    relative = np.divide(hi - lo, hi, out=np.zeros_like(hi), where=hi > 0)
+    position = np.arange(len(hi))  # ties by column order
+    is_shared = (lo > 0) & (relative <= shared_gap)
+    is_differing = (hi > 0) & ~is_shared
+    shared = [k for k in np.lexsort((position, -lo)) if is_shared[k]][:top_n]
+    differing = [k for k in np.lexsort((position, -(hi - lo))) if is_differing[k]][:top_n]
+    return (
+        "; ".join(str(codes[k]) for k in shared),
+        "; ".join(f"{codes[k]} ({'M>F' if m[k] > f[k] else 'F>M'})" for k in differing),
     )
 
 
