@@ -27,6 +27,7 @@ from mh_assets.defs import (
 )
 from mh_assets.defs.executor import build_executor
 from mh_assets.defs.resources import Platform
+from mh_assets.ops import runner
 from mh_assets.settings import Settings
 
 
@@ -56,16 +57,17 @@ def build_defs(settings: Settings) -> dg.Definitions:
     # refresh_complete looks at the whole graph, whatever selection a run holds
     graph = dg.Definitions(assets=assets, resources=resources).resolve_asset_graph()
     refresh_complete = schedules.refresh_complete(settings, graph)
+    checks_job = schedules.daily_checks_job([ingest.extract_schema, refresh_complete])
     return dg.Definitions(
         assets=assets,
         asset_checks=[ingest.extract_schema, refresh_complete],
+        jobs=[*runner.stage_jobs(graph), checks_job],
         sensors=[
             sensors.new_extract_sensor(settings),
             automation.refresh_automation(settings),
             sensors.run_provenance_sensor(settings),
         ],
-        schedules=[schedules.daily_checks_schedule(
-            settings, [ingest.extract_schema, refresh_complete])],
+        schedules=[schedules.daily_checks_schedule(settings, checks_job)],
         resources=resources,
         executor=build_executor(settings),
     )

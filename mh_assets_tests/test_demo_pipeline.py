@@ -68,11 +68,15 @@ def test_training_losses_fall(demo):
     _, instance, _, _ = demo
     for sex in ("female", "male"):
         mlm = _latest(instance, "mlm_checkpoint", sex).metadata
-        eval_losses = mlm["eval_loss_per_epoch"].value
+        eval_losses = mlm["losses"].value["eval_loss_per_epoch"]
         assert len(eval_losses) >= 2 and eval_losses[-1] < eval_losses[0], eval_losses
         contrastive = _latest(instance, "contrastive_checkpoint", sex).metadata
-        train = contrastive["train_loss_per_epoch"].value
+        train = contrastive["losses"].value["train_loss_per_epoch"]
         assert len(train) >= 2 and train[-1] < train[0], train
+        for meta in (mlm, contrastive):  # the curve inline, the details in one entry
+            assert meta["loss_curve"].value.startswith("![")
+            assert not any(key.startswith("hp.") for key in meta)
+            assert "hp.seed" in meta["training_summary"].value
 
 
 def test_embeddings_line_up_with_the_corpus(demo):
@@ -125,6 +129,12 @@ def test_report_is_self_contained_and_shows_every_section(demo):
         assert heading in headings, heading
     for local in (platform.artifacts, platform.extracts, platform.home):
         assert str(local) not in html  # a report travels: no local paths in it
+    from docx import Document
+
+    word = Document(str(platform.artifacts / "report/study_report.docx"))
+    word_text = "\n".join(p.text for p in word.paragraphs)
+    assert all(h in word_text for h in ("Summary of findings", "Which representation?"))
+    assert len(word.inline_shapes) >= 10
     for sex in ("female", "male"):
         record = json.loads((platform.artifacts / f"tables/representation_recommendation_{sex}"
                              ".json").read_text())
@@ -150,11 +160,74 @@ def test_no_patient_level_value_in_logs_metadata_or_published_files(demo):
         assert leaks(text, values) == {}, path
 
 
+# Metadata entries that show counts of patients or records, per asset.
+COUNT_ENTRIES = {"cohort": ("patients_per_sex", "quality_flags", "flow"),
+                 "excluded_records": ("reasons",), "cluster_assignments": ("cluster_sizes",),
+                 "cluster_profiles": ("cluster_names",)}
+
+
+def _shown_counts(value) -> list[str]:
+    """Every whole number a metadata value shows: JSON values, or Markdown table cells."""
+    raw = getattr(value, "value", value)
+    if isinstance(raw, dict):
+        return [str(v) for v in raw.values()]
+    return [cell.strip() for line in str(raw).splitlines() for cell in line.split("|")]
+
+
+def test_the_report_renders_in_a_browser(demo, tmp_path):
+    """A headless Chromium draws the report as a reader would see it (kept for review)."""
+    import subprocess
+
+    from mh_assets.settings import PROJECT_ROOT
+    from mh_assets_tests.support.programs import require_program
+
+    chromium = require_program("/usr/bin/chromium", "Chromium (Debian package chromium)")
+    platform, _, _, _ = demo
+    shots = PROJECT_ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    target = shots / "report.png"
+    target.unlink(missing_ok=True)
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1300,3000",
+         f"--screenshot={target}", (platform.artifacts / "report/index.html").as_uri()],
+        check=True, capture_output=True, timeout=120)
+    assert target.stat().st_size > 50_000  # a page of text, tables and figures, not blank
+
+
+def test_every_count_the_ui_shows_passes_the_suppression_rule(demo):
+    _, instance, _, _ = demo
+    checked = 0
+    for asset, entries in COUNT_ENTRIES.items():
+        for partition in ((None,) if asset in ("cohort", "excluded_records")
+                          else ("female", "male")):
+            meta = _latest(instance, asset, partition).metadata
+            for entry in entries:
+                if entry not in meta:
+                    continue
+                for shown in _shown_counts(meta[entry]):
+                    checked += 1
+                    assert not (shown.isdigit() and 0 < int(shown) < 10), (asset, entry, shown)
+    assert checked > 20
+
+
+def test_every_published_column_is_in_the_data_dictionary(demo):
+    from mh_assets.core.publish.dictionary import describe
+
+    platform, _, _, _ = demo
+    tables = sorted((platform.artifacts / "tables").glob("*.csv"))
+    assert len(tables) > 10
+    undescribed = {(t.name, c) for t in tables for c in pl.read_csv(t, n_rows=1).columns
+                   if not describe(c)}
+    assert not undescribed
+
+
 def test_published_tables_hold_no_small_counts(demo):
     platform, _, _, _ = demo
-    for name in ("sud_by_sex.csv", "clusters.csv"):
+    for name in ("sud_by_sex.csv", "clusters.csv", "cluster_codes.csv"):
         table = pl.read_csv(platform.artifacts / "tables" / name, infer_schema=False)
-        for column in ("total", "male_n", "female_n", "size"):
+        for column in ("total", "male_n", "female_n", "size", "n_in"):
             if column in table.columns:
                 for value in table.get_column(column).to_list():
                     assert not (value.isdigit() and 0 < int(value) < 10), (name, column, value)

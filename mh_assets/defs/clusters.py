@@ -22,7 +22,7 @@ import polars as pl
 
 from mh_assets.core import layout
 from mh_assets.core.clustering.io import read_embeddings, read_stability, write_stability
-from mh_assets.core.publish.suppression import ColumnMargin, mask_count, suppress
+from mh_assets.core.publish.suppression import ColumnMargin, suppress
 from mh_assets.core.schema import CLUSTER_LABEL, PATIENT_ID
 from mh_assets.defs.metadata import (
     artifacts_metadata,
@@ -30,6 +30,7 @@ from mh_assets.defs.metadata import (
     md_table,
     png_markdown,
     provenance_metadata,
+    publish_figures,
     table_metadata,
 )
 from mh_assets.defs.partitions import clusters_asset, sex_check
@@ -55,7 +56,7 @@ def _representations(platform: Platform, sex: str, cfg, log) -> dict[str, Any]:
 
 @clusters_asset(
     deps=["patient_embeddings", "descriptor_corpus", "contrastive_checkpoint"],
-    code_version="2",
+    code_version="3",
     description="k chosen by bootstrapped silhouette (cosine; K-Means inside every "
     "resample, as in the final fit) over k = min_k..max_k, with macro silhouette, "
     "Calinski-Harabasz and Davies-Bouldin; and the clusterability test: the same "
@@ -77,10 +78,9 @@ def k_selection(
     store.write_text(layout.k_choice(sex), json.dumps({
         "chosen_k": selection.chosen_k, "rule": selection.rule, "at_edge": selection.at_edge,
         "k_range": [cfg.min_k, cfg.max_k]}))
-    png = plots.k_selection_png(selection, sex)
-    store.write_bytes(layout.figure(f"k_selection_{sex}", ".png"), png)
-    store.write_text(layout.figure(f"k_selection_{sex}", ".html"),
-                     plots.k_selection_html(selection, sex))
+    curves = plots.k_selection_figure(selection, sex)  # 300 dpi PNG, SVG, HTML
+    curve_files = publish_figures({curves.name: curves}, store)
+    curve_files.pop(f"figure/{curves.name}")  # shown once, as "curves"
     context.log.info(f"{sex}: k={selection.chosen_k} ({selection.rule}); clusterability test "
                      f"on {cfg.null_cohorts} null cohorts per representation")
     corpus = store.read_parquet(layout.corpus(sex))
@@ -101,9 +101,9 @@ def k_selection(
         {"edge_and_within_null": selection.at_edge and in_null_range,
          "clusterability": md_table(null.table), **null.as_metadata()},
         table_metadata(selection.table, stem, store),
-        {"curves": png_markdown(png, f"k selection ({sex})")},
-        artifacts_metadata(layout.k_choice(sex), layout.figure(f"k_selection_{sex}", ".png"),
-                           layout.figure(f"k_selection_{sex}", ".html"), f"{null_stem}.csv",
+        {"curves": png_markdown(curves.preview, f"k selection ({sex})")},
+        curve_files,
+        artifacts_metadata(layout.k_choice(sex), f"{null_stem}.csv",
                            layout.table(f"clusterability_nulls_{sex}")),
         provenance_metadata(context, settings),
     ))
@@ -166,10 +166,12 @@ def cluster_assignments(
             **verdict.as_metadata(),
             "finding": dg.MetadataValue.md(sentence),
             **{k: v for k, v in fit.as_metadata().items() if k != "sizes"},  # unsuppressed
-            "cluster_sizes": dg.MetadataValue.json({
-                name: mask_count(size, settings.min_cell)
-                for name, size in zip(fit.names, fit.sizes, strict=True)
-            }),
+            # as the published tables show them: a small size hidden, and a second one
+            # with it, since the sizes add up to the partition's
+            "cluster_sizes": md_table(suppress(
+                pl.DataFrame({"cluster": fit.names, "patients": list(map(int, fit.sizes))}),
+                ["patients"], column_margins=[ColumnMargin("patients")],
+                min_cell=settings.min_cell)),
             "confounder_audit": md_table(audit.table),
             **artifacts_metadata(layout.assignments(sex), layout.cluster_names(sex),
                                  layout.stability(sex), layout.stability_jaccard(sex),

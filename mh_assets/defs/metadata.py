@@ -53,19 +53,18 @@ def input_data_versions(
 def provenance_metadata(
     context: dg.AssetExecutionContext, settings: Settings, *, with_inputs: bool = True
 ) -> dict[str, object]:
-    """Metadata entries shared by every asset: settings, versions, commit, inputs."""
-    meta: dict[str, object] = {
+    """The one ``provenance`` entry every asset carries: preset, commit, run, input data
+    versions, settings and library versions -- one compact block in the UI, not six."""
+    record: dict[str, object] = {
         keys.PRESET: settings.preset,
         keys.GIT_COMMIT: git_commit(),
-        keys.LIBRARIES: dg.MetadataValue.json(library_versions()),
-        keys.SETTINGS: dg.MetadataValue.json(settings.as_metadata()),
         keys.RUN_ID: context.run.run_id,
     }
     if with_inputs:
-        meta[keys.INPUT_DATA_VERSIONS] = dg.MetadataValue.json(
-            input_data_versions(context)
-        )
-    return meta
+        record[keys.INPUT_DATA_VERSIONS] = input_data_versions(context)
+    record[keys.SETTINGS] = settings.as_metadata()
+    record[keys.LIBRARIES] = library_versions()
+    return {keys.PROVENANCE: dg.MetadataValue.json(record)}
 
 
 def artifacts_metadata(*paths: str) -> dict[str, object]:
@@ -94,6 +93,16 @@ def md_table(frame: pl.DataFrame, max_rows: int = 60) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_preview(frame, max_rows=max_rows))
 
 
+def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
+    """Names, types and the data dictionary's description of every column (the UI's
+    column schema of a table asset)."""
+    from mh_assets.core.publish.dictionary import describe
+
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name, str(dtype), description=describe(name) or None)
+        for name, dtype in frame.schema.items()])
+
+
 def table_value(frame: pl.DataFrame, digits: int = 4) -> dg.TableMetadataValue:
     """An aggregate frame as a Dagster table: the UI always shows it inline (a Markdown
     value over 1,000 characters collapses behind "[Show Markdown]")."""
@@ -118,20 +127,32 @@ def table_metadata(
         **artifacts_metadata(*(f"{stem}{suffix}" for suffix in suffixes)),
         "preview": dg.MetadataValue.md(markdown_preview(frame)),
         "dagster/row_count": frame.height,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
-        ),
+        "dagster/column_schema": column_schema(frame),
         "path": dg.MetadataValue.path(str(store.path(f"{stem}.csv"))),
     }
 
 
 def publish_table(
-    frame: pl.DataFrame, stem: str, store: ArtifactStore, *, title: str, min_cell: int,
-    headers: Mapping[str, str] | None = None,
+    frame: pl.DataFrame, stem: str, store: ArtifactStore, *, min_cell: int,
+    notes: tuple[str, ...] = (),
 ) -> dict[str, object]:
-    """Write ``stem`` as CSV/XLSX/DOCX and return the metadata describing it."""
-    write_table(frame, stem, title=title, headers=headers, store=store, min_cell=min_cell)
-    return table_metadata(frame, stem, store, suffixes=(".csv", ".xlsx", ".docx"))
+    """Write ``stem`` as CSV/XLSX/DOCX and return the metadata describing it.
+
+    The numbered title and caption come from the catalog, the display headers,
+    notes and decimals from the table's display map (both keyed by the stem's
+    name); ``notes`` are added after them.
+    """
+    from mh_assets.core.publish import display
+
+    shown = display.display(stem)
+    heading = display.heading(stem)
+    write_table(frame, stem, title=heading, headers=shown.headers,
+                notes=(*display.notes(stem), *notes), decimals=shown.decimals,
+                values=shown.values, sheet=display.sheet_name(stem), store=store,
+                min_cell=min_cell)
+    meta = table_metadata(frame, stem, store, suffixes=(".csv", ".xlsx", ".docx"))
+    meta["title"] = dg.MetadataValue.text(heading)
+    return meta
 
 
 def png_markdown(png: bytes, alt: str) -> dg.MetadataValue:
@@ -141,13 +162,30 @@ def png_markdown(png: bytes, alt: str) -> dg.MetadataValue:
 
 
 def publish_figures(figures: Mapping[str, object], store: ArtifactStore) -> dict[str, object]:
-    """Write each ``RenderedFigure`` as figures/<stem>.html and .png; PNGs inline in metadata."""
+    """Write each ``RenderedFigure`` as figures/<stem>.html, .png (300 dpi) and .svg,
+    each atomically, and the one plotly.js the HTML pages load beside them (rewritten only
+    when missing or from another plotly). A small PNG of each is inline in metadata."""
+    from mh_assets.core.publish.figures import PLOTLY_JS_STEM, plotly_js
+
     meta: dict[str, object] = {}
+    written: list[str] = []
     for stem, figure in figures.items():
-        store.write_text(layout.figure(stem, ".html"), figure.html)
-        store.write_bytes(layout.figure(stem, ".png"), figure.png)
-        meta[f"figure/{stem}"] = png_markdown(figure.png, figure.title)
-    meta.update(artifacts_metadata(
-        *(layout.figure(stem, suffix) for stem in figures for suffix in (".html", ".png"))
-    ))
+        for suffix, content in figure.files().items():
+            if not content:
+                continue
+            relative = layout.figure(stem, suffix)
+            if isinstance(content, str):
+                store.write_text(relative, content)
+            else:
+                store.write_bytes(relative, content)
+            written.append(relative)
+        meta[f"figure/{stem}"] = png_markdown(figure.preview or figure.png, figure.title)
+    if any(path.endswith(".html") for path in written):
+        bundle, relative = plotly_js(), layout.figure(PLOTLY_JS_STEM, ".js")
+        current = store.path(relative)
+        if not (current.is_file() and current.stat().st_size == len(bundle.encode("utf-8"))
+                and current.read_text(encoding="utf-8") == bundle):
+            store.write_text(relative, bundle)  # atomic: concurrent writers are harmless
+        written.append(relative)
+    meta.update(artifacts_metadata(*written))
     return meta

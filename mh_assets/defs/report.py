@@ -80,7 +80,7 @@ def _methods(settings: Settings):
           "cohort_descriptives", "k_selection", "cluster_stability", "cluster_assignments",
           "baseline_clusters", "representation_evaluation"],
     group_name="publish",
-    code_version="1",
+    code_version="2",
     kinds={"html"},
     description=f"{layout.REPORT}: cohort flow, every table and figure, the validity "
     "section (k selection, stability, confounder audit, baselines) and provenance, in one "
@@ -90,6 +90,7 @@ def study_report(
     context: dg.AssetExecutionContext, platform: PlatformParam
 ) -> dg.MaterializeResult:
     from mh_assets.core.publish.report import ReportInput, build_report
+    from mh_assets.core.publish.report_docx import build_report_docx
     from mh_assets.core.publish.report_sections import (
         build_sections,
         cohort_flow,
@@ -111,7 +112,7 @@ def study_report(
     kept = flow.filter(pl.col("step") == "kept")
     patients = {sex: kept[sex][0] for sex in SEXES if kept.height and sex in kept.columns}
     synthetic = " -- SYNTHETIC DATA" if is_synthetic(store) else ""
-    html = build_report(ReportInput(
+    content = ReportInput(
         subtitle=f"Preset {settings.preset}; extract {extract['file_name']}{synthetic}",
         leading=[summary_section(store, patients), subtypes_section(store),
                  representation_section(store), methods_section(_methods(settings))],
@@ -119,13 +120,15 @@ def study_report(
         sections=[coverage_section(store), *sections], validity=validity,
         trailing=[limitations_section(store)],
         provenance=_provenance(context, platform),
-    ))
+    )
+    html = build_report(content)
+    store.write_bytes(layout.REPORT_DOCX, build_report_docx(content))
     path = store.write_text(layout.REPORT, html)
     context.log.info(f"Report: {path} ({len(html) / 1e6:.1f} MB)")
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(Path(path).resolve())),
         "report_url": dg.MetadataValue.url(Path(path).resolve().as_uri()),
         "size_bytes": len(html.encode()),
-        **artifacts_metadata(layout.REPORT),
+        **artifacts_metadata(layout.REPORT, layout.REPORT_DOCX),
         **provenance_metadata(context, settings),
     })

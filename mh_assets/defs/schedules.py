@@ -8,9 +8,14 @@ downstream of it is still older than it (a stalled or failed refresh).
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+
+if TYPE_CHECKING:  # what define_asset_job returns (not exported by name)
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 from mh_assets.ops.graph import descendants, latest_materialization, partition_keys
 from mh_assets.ops.landing import EXTRACT_KEY
@@ -76,14 +81,22 @@ def refresh_complete(settings: Settings, graph: Any) -> dg.AssetChecksDefinition
     return refresh_complete
 
 
+def daily_checks_job(checks: Sequence[dg.AssetChecksDefinition]
+                     ) -> "UnresolvedAssetJobDefinition":
+    """The checks that run on their own, as a named job (the schedule's readable target)."""
+    return dg.define_asset_job(
+        "daily_checks_job", selection=dg.AssetSelection.checks(*checks),
+        description="extract_schema and refresh_complete, without materializing anything.")
+
+
 def daily_checks_schedule(
-    settings: Settings, checks: Sequence[dg.AssetChecksDefinition]
+    settings: Settings, job: "UnresolvedAssetJobDefinition"
 ) -> dg.ScheduleDefinition:
     """The schedule that re-runs the separately executable checks (``MH_CHECK_CRON``)."""
     return dg.ScheduleDefinition(
         name="daily_checks",
         cron_schedule=settings.check_cron,
-        target=dg.AssetSelection.checks(*checks),
+        job=job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Re-runs extract_schema and refresh_complete so a stalled refresh is "
         "visible on the asset page and in the checks list.",

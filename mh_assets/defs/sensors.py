@@ -110,6 +110,6 @@ def run_provenance_sensor(settings: Settings) -> dg.SensorDefinition:
         evaluation_fn=_run_provenance,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=settings.sensor_interval_seconds,
-        description="Writes provenance/<run_id>.json for every finished run (UI, sensors, "
+        description="Writes `provenance/<run_id>.json` for every finished run (UI, sensors, "
         "schedules) into the artifacts folder.",
     )

@@ -19,7 +19,7 @@ from mh_assets.core import layout
 from mh_assets.core.modelling.config import TrainingConfig
 from mh_assets.core.schema import EMBEDDING, PATIENT_ID, TEXT
 from mh_assets.defs.executor import GPU_POOL, gpu_op_tags
-from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
+from mh_assets.defs.metadata import artifacts_metadata, png_markdown, provenance_metadata
 from mh_assets.defs.partitions import sex_partitions
 from mh_assets.defs.resources import Platform, PlatformParam
 from mh_assets.defs.run_config import TrainingRunConfig, training_config
@@ -39,7 +39,8 @@ def _train_stage(
     train: Callable[[pl.DataFrame, Any, Path, Path], Any],
 ) -> dg.MaterializeResult:
     """Train one stage into a temporary directory renamed into place on success, so a
-    killed run never leaves a half-checkpoint; per-epoch state lives beside it."""
+    killed run never leaves a half-checkpoint; per-epoch state lives beside it. Both
+    are owner-only (a model can memorise its training texts)."""
     from mh_assets.core.modelling.embed import checkpoint_hash
 
     settings, cfg = _config(platform, config)
@@ -48,17 +49,38 @@ def _train_stage(
     sex, store = context.partition_key, platform.store
     corpus = store.read_parquet(layout.corpus(sex))
     target = layout.model_dir(sex, stage)
+    state = store.private_dir(layout.training_state(sex, stage))
     with store.atomic_dir(target) as out:
-        summary = train(corpus, cfg, out, store.path(layout.training_state(sex, stage)))
+        summary = train(corpus, cfg, out, state)
     return dg.MaterializeResult(
         metadata={
-            **summary.as_metadata(),
+            **_summary_metadata(summary),
             "checkpoint_sha256": checkpoint_hash(store.path(target)),
             "path": dg.MetadataValue.path(str(store.path(target))),
             **artifacts_metadata(target),
             **provenance_metadata(context, settings),
         }
     )
+
+
+def _summary_metadata(summary: Any) -> dict[str, object]:
+    """The figures a reader looks for first, the loss curve inline, and the rest (every
+    hyperparameter and library version) in one JSON entry instead of fifty."""
+    from mh_assets.core.modelling.summary import loss_curve_png
+
+    flat = summary.as_metadata()
+    headline = ("stage", "preset", "backbone", "model_source", "n_examples", "n_eval",
+                "n_parameters", "epochs", "global_step", "resumed_from_step", "seconds",
+                "tokens_per_second", "device", "bf16", "data_sha256")
+    losses = {k: flat[k] for k in ("train_loss_per_epoch", "eval_loss_per_epoch") if k in flat}
+    return {
+        **{k: flat[k] for k in headline if k in flat},
+        **{f"final_{k.removesuffix('_per_epoch')}": v[-1] for k, v in losses.items() if v},
+        "loss_curve": png_markdown(loss_curve_png(summary), f"{summary.stage} loss per epoch"),
+        "losses": dg.MetadataValue.json(losses),
+        "training_summary": dg.MetadataValue.json(
+            {k: v for k, v in flat.items() if k not in headline}),
+    }
 
 
 def _skipped(context: dg.AssetExecutionContext, settings: Settings,
@@ -144,19 +166,19 @@ _DECLARATIONS: dict[Callable[..., Any], dict[str, Any]] = {
         deps=["descriptor_corpus"],
         code_version="1",
         description="Masked-LM pre-training on the partition's descriptor texts (HF Trainer; "
-        "10% held out). models/<sex>/mlm: model + tokenizer in safetensors, training summary.",
+        "10% held out). `models/<sex>/mlm`: model + tokenizer in safetensors, training summary.",
     ),
     contrastive_checkpoint: dict(
         deps=["mlm_checkpoint", "descriptor_corpus"],
         code_version="1",
         description="Contrastive fine-tuning (mean pooling + projection, symmetric NT-Xent at "
-        "temperature 0.05) on code-set augmentations. models/<sex>/contrastive.",
+        "temperature 0.05) on code-subset augmentations. `models/<sex>/contrastive`.",
     ),
     patient_embeddings: dict(
         deps=["contrastive_checkpoint", "descriptor_corpus"],
         code_version="1",
         description="One float32 vector per patient (mean-pooled, contrastive model), in corpus "
-        "order with its patient id. restricted/embeddings/<sex>.parquet.",
+        "order with its patient id. `restricted/embeddings/<sex>.parquet`.",
     ),
 }
 

@@ -159,9 +159,7 @@ def build_lineage(path: str | os.PathLike[str], instance: dg.DagsterInstance,
             if upstream is not None:
                 steps.append(_step(upstream))
 
-    meta = record.asset_materialization.metadata
-    plain = {k: getattr(v, "value", v) for k, v in meta.items()
-             if k.startswith(provenance.PROVENANCE_PREFIX)}
+    plain = provenance.recorded(record.asset_materialization.metadata)
     file = store.path(relative)
     return Lineage(
         artifact=relative,

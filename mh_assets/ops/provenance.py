@@ -23,17 +23,19 @@ from mh_assets.core.environment import git_commit, library_versions
 from mh_assets.core.storage import ArtifactStore
 from mh_assets.settings import Settings
 
-# The provenance entries every materialization carries (mh_assets.defs.metadata writes
-# them; run records and lineage read them back).
+# The provenance every materialization carries, as ONE metadata entry ``provenance``
+# (mh_assets.defs.metadata writes it; run records and lineage read it back through
+# :func:`recorded`). Its fields are the names below; materializations written before it
+# was one entry carry them as separate ``provenance/<field>`` entries, still read.
+PROVENANCE = "provenance"
 PROVENANCE_PREFIX = "provenance/"
 PRESET, GIT_COMMIT, LIBRARIES, SETTINGS, RUN_ID, INPUT_DATA_VERSIONS = (
-    PROVENANCE_PREFIX + name
-    for name in ("preset", "git_commit", "libraries", "settings", "run_id", "input_data_versions")
-)
+    "preset", "git_commit", "libraries", "settings", "run_id", "input_data_versions")
+FIELDS = (PRESET, GIT_COMMIT, RUN_ID, INPUT_DATA_VERSIONS, SETTINGS, LIBRARIES)
 # Metadata worth carrying into provenance and lineage (exact keys; also any "*sha256").
 KEY_METADATA = (
     "file_name", "size_bytes", "rows", "dagster/row_count", "artifacts", "path", "figures",
-    "source", "edition", INPUT_DATA_VERSIONS,
+    "source", "edition",
 )
 RUN_TAG_PREFIXES = ("mh-assets/", "dagster/partition", "dagster/sensor_name",
                     "dagster/schedule_name", "dagster/backfill", "dagster/from_automation")
@@ -49,13 +51,27 @@ def _plain(value: Any) -> Any:
     return str(raw)
 
 
+def recorded(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The provenance fields a materialization recorded (either layout), as plain values."""
+    single = _plain(metadata.get(PROVENANCE))
+    if isinstance(single, dict):
+        return single
+    return {name: _plain(metadata[PROVENANCE_PREFIX + name]) for name in FIELDS
+            if PROVENANCE_PREFIX + name in metadata}
+
+
 def key_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The allowlisted entries of a materialization's metadata, as plain values."""
-    return {
+    """The allowlisted entries of a materialization's metadata, as plain values, and the
+    input data versions it recorded."""
+    out = {
         key: _plain(value)
         for key, value in sorted(metadata.items())
         if key in KEY_METADATA or key.endswith("sha256")
     }
+    inputs = recorded(metadata).get(INPUT_DATA_VERSIONS)
+    if inputs:
+        out[INPUT_DATA_VERSIONS] = inputs
+    return out
 
 
 def materialization_summary(materialization: dg.AssetMaterialization) -> dict[str, Any]:
@@ -98,10 +114,8 @@ def run_provenance(
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
             materializations.append(materialization_summary(materialization))
-            meta = materialization.metadata
-            for key in (PRESET, GIT_COMMIT, SETTINGS, LIBRARIES):
-                if key in meta and key not in context:
-                    context[key] = _plain(meta[key])
+            for key, value in recorded(materialization.metadata).items():
+                context.setdefault(key, value)
         else:
             evaluation = event.event_specific_data
             checks.append({

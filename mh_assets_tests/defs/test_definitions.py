@@ -117,3 +117,24 @@ def test_loading_the_code_location_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _html_tags_outside_code(text: str) -> list[str]:
+    """What Dagster's Markdown rendering would swallow as an HTML tag."""
+    import re
+
+    prose = re.sub(r"`[^`]*`", "", text or "")
+    return re.findall(r"<[A-Za-z_/][^>]*>", prose)
+
+
+def test_descriptions_render_in_the_ui_without_losing_placeholders_to_html():
+    defs = load_defs()
+    graph = defs.resolve_asset_graph()
+    texts = [graph.get(key).description for key in graph.get_all_asset_keys()]
+    texts += [spec.description for spec in graph.asset_check_keys and
+              [graph.get_check_spec(k) for k in graph.asset_check_keys]]
+    texts += [s.description for s in defs.sensors or []]
+    texts += [s.description for s in defs.schedules or []]
+    for text in texts:
+        assert not _html_tags_outside_code(text), text
+    assert _html_tags_outside_code("models/<sex>/mlm") == ["<sex>"]  # the probe can fail

@@ -116,6 +116,15 @@ def _browse(url: str) -> dict[str, str]:
             time.sleep(3)  # the partition health bar loads after the node
             page.screenshot(path=str(SCREENSHOTS / "asset-graph-corpus.png"))
             texts["corpus"] = page.inner_text("body")
+
+            # a per-sex check has a result per partition, not one for "the" asset
+            page.goto(f"{url}/assets/descriptor_corpus?view=checks",
+                      wait_until="domcontentloaded")
+            page.get_by_text("descriptor_coverage").first.wait_for(timeout=60_000)
+            page.get_by_text("Partitions", exact=True).last.click()
+            page.get_by_text("Passed (1)").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(SCREENSHOTS / "asset-descriptor_corpus-checks.png"))
+            texts["checks"] = page.inner_text("body")
         finally:
             browser.close()
     return texts
@@ -143,6 +152,7 @@ def test_a_user_materializes_in_the_ui_and_a_new_extract_refreshes_once(server):
     assert "Materialized" in texts["graph"] and "Never materialized" not in texts["graph"]
     assert "Latest materialization" in texts["asset"] and "300" in texts["asset"]
     assert "descriptor_corpus" in texts["corpus"] and "50% filled" in texts["corpus"]  # female
+    assert "Passed (1)" in texts["checks"] and "Missing (1)" in texts["checks"]  # male not run
 
     # A second extract lands: the sensor refreshes once, with automation back on.
     second = make_platform(root / "second", patients=300, seed=22).extract

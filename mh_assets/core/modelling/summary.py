@@ -127,3 +127,28 @@ def epoch_losses(log_history: list[dict[str, Any]], key: str) -> list[float]:
 
 def rounded(values: Sequence[float], digits: int = 6) -> list[float]:
     return [round(float(v), digits) for v in values]
+
+
+def loss_curve_png(summary: TrainingSummary, dpi: int = 100) -> bytes:
+    """Train (and, for the masked LM, held-out) loss per epoch as a small PNG -- what a
+    reader of the asset page wants to see at a glance instead of a list of numbers."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.2, 2.6), dpi=dpi)
+    axes = figure.add_subplot()
+    curves = {"train": summary.train_loss_per_epoch,
+              "held out": getattr(summary, "eval_loss_per_epoch", None) or []}
+    for label, losses in curves.items():
+        if losses:
+            axes.plot(range(1, len(losses) + 1), losses, marker="o", label=label)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss")
+    axes.set_title(f"{summary.stage}: loss per epoch", fontsize=10)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.legend(frameon=False, fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -24,9 +24,12 @@ import polars as pl
 
 @dataclass(frozen=True)
 class ReportTable:
+    """``number``: the catalog's ("S1"); None numbers it in reading order."""
+
     title: str
     frame: pl.DataFrame
     caption: str = ""
+    number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class ReportFigure:
     png: bytes
     caption: str = ""
     spec: str | None = None
+    number: str | None = None  # the catalog's ("7", "S1"); None: in reading order
 
     @classmethod
     def from_rendered(cls, figure: object, caption: str = "") -> ReportFigure:
@@ -161,8 +165,16 @@ def _section(index: int, section: Section, state: _State) -> str:
     return "".join(parts)
 
 
+def _label(kind: str, number: str | None, counter: int) -> str:
+    """"Table 3", or the catalog's "Supplementary Table S1" / "Figure 7"."""
+    if number is None:
+        return f"{kind} {counter}"
+    return f"Supplementary {kind} {number}" if number.startswith("S") else f"{kind} {number}"
+
+
 def _table(item: ReportTable, state: _State) -> str:
-    state.tables += 1
+    if item.number is None:
+        state.tables += 1
     frame = item.frame
     numeric = [_numeric_column(frame.get_column(c)) for c in frame.columns]
     head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
@@ -175,7 +187,7 @@ def _table(item: ReportTable, state: _State) -> str:
     )
     caption = f'<p class="caption">{_e(item.caption)}</p>' if item.caption else ""
     return (
-        f"<h3>Table {state.tables}. {_e(item.title)}</h3>"
+        f"<h3>{_label('Table', item.number, state.tables)}. {_e(item.title)}</h3>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{caption}"
     )
 
@@ -202,9 +214,10 @@ def _cell(value: object) -> str:
 
 
 def _figure(item: ReportFigure, state: _State) -> str:
-    state.figures += 1
+    if item.number is None:
+        state.figures += 1
     data = base64.b64encode(item.png).decode("ascii")
-    caption = f"<b>Figure {state.figures}.</b> {_e(item.title)}"
+    caption = f"<b>{_label('Figure', item.number, state.figures)}.</b> {_e(item.title)}"
     if item.caption:
         caption += f" {_e(item.caption)}"
     interactive = ""

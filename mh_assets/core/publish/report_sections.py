@@ -12,14 +12,26 @@ import json
 import polars as pl
 
 from mh_assets.core import layout
+from mh_assets.core.cohort import present_sexes
 from mh_assets.core.publish.report import ReportFigure, ReportTable, Section
-from mh_assets.core.publish.suppression import RowMargin, suppress
+from mh_assets.core.publish.suppression import suppress_flow
 from mh_assets.core.schema import SEXES
 from mh_assets.core.storage import ArtifactStore
 
 
 def _table(store: ArtifactStore, relative: str, title: str, caption: str = "") -> ReportTable:
     return ReportTable(title, pl.read_csv(store.path(relative), infer_schema=False), caption)
+
+
+def _catalog_table(store: ArtifactStore, key: str, qualifier: str = "") -> ReportTable:
+    """A published table with its catalog title and caption and its display headers --
+    the same as its Word and Excel files show."""
+    from mh_assets.core.publish import display
+
+    frame = pl.read_csv(store.path(layout.table(key)), infer_schema=False)
+    found = display.entry(key)
+    return ReportTable(found.title + qualifier, display.for_readers(key, frame),
+                       " ".join(display.notes(key)), number=found.number)
 
 
 #: Display names of the validity tables' columns (the rest: underscores to spaces).
@@ -39,7 +51,7 @@ HEADERS = {
     "calinski_harabasz_mean": "Calinski-Harabasz", "calinski_harabasz_sd": "SD (CH)",
     "davies_bouldin_mean": "Davies-Bouldin", "davies_bouldin_sd": "SD (DB)", "chosen": "Chosen",
     "n_codes": "codes per patient", "days_of_stay": "length of stay",
-    "apr_severity": "APR severity", "year": "admission year",
+    "apr_severity": "APR severity", "year": "discharge year",
 }
 DROPPED = ("cluster",)  # internal 0-based ids: the label says the same
 
@@ -63,7 +75,7 @@ def _readable_table(store: ArtifactStore, relative: str, title: str,
 def coverage_section(store: ArtifactStore) -> Section:
     """The headline fix: how many code occurrences found their descriptor, and how."""
     rows, substitutions = [], []
-    for sex in SEXES:
+    for sex in present_sexes(store):
         path = store.path(layout.coverage(sex))
         if not path.exists():
             continue
@@ -91,22 +103,34 @@ def coverage_section(store: ArtifactStore) -> Section:
     return Section("Descriptor coverage", items)
 
 
+def _catalog_figure(store: ArtifactStore, stem: str) -> ReportFigure:
+    """A published figure with its catalog number, title and caption (per-sex stems
+    are catalogued as ``<name>_{sex}``)."""
+    from mh_assets.core.publish.catalog import FIGURES
+
+    sex = next((s for s in SEXES if stem.endswith(f"_{s}")), None)
+    key = stem.removesuffix(f"_{sex}") + "_{sex}" if sex else stem
+    found = FIGURES.get(key)
+    if found is None:
+        return _figure(store, stem, stem.replace("_", " "))
+    return ReportFigure(found.title.format(sex=sex), store.path(layout.figure(stem)).read_bytes(),
+                        found.caption.format(sex=sex),
+                        number=f"{found.number}{'' if sex is None else ' (' + sex + ')'}")
+
+
 def _figure(store: ArtifactStore, stem: str, title: str, caption: str = "") -> ReportFigure:
     return ReportFigure(title, store.path(layout.figure(stem)).read_bytes(), caption)
 
 
 def cohort_flow(store: ArtifactStore, min_cell: int) -> pl.DataFrame:
     """The cohort flow with its small counts hidden (rows sum across the sexes)."""
-    flow = pl.read_csv(store.path(layout.COHORT_FLOW))
-    return suppress(flow, ["female", "male", "unknown", "total"],
-                    row_margins=[RowMargin("total", ("female", "male", "unknown"))],
-                    min_cell=min_cell)
+    return suppress_flow(pl.read_csv(store.path(layout.COHORT_FLOW)), min_cell)
 
 
 def verdicts(store: ArtifactStore) -> dict[str, dict]:
     """Each sex's published verdict record (level, representation, reasons, numbers)."""
     out = {}
-    for sex in SEXES:
+    for sex in present_sexes(store):
         path = store.path(layout.verdict(sex))
         if path.exists():
             out[sex] = json.loads(path.read_text())
@@ -152,7 +176,7 @@ def representation_section(store: ArtifactStore) -> Section:
     from mh_assets.core.evaluation.evaluate import comparison_table
 
     items: list = []
-    for sex in SEXES:
+    for sex in present_sexes(store):
         path = store.path(layout.recommendation(sex))
         if not path.exists():
             continue
@@ -167,7 +191,7 @@ def representation_section(store: ArtifactStore) -> Section:
         "coding; APR severity, mortality risk and cost are derived from the same diagnoses "
         "by the APR-DRG grouper, so they partly re-read the input. R² says how much of each "
         "representation is code count (lower is better).")
-    for sex in SEXES:
+    for sex in present_sexes(store):
         criteria = store.path(layout.table(f"representation_criteria_{sex}"))
         if not criteria.exists():
             continue
@@ -242,31 +266,31 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
     """The report's sections in reading order, and the validity section."""
     figures_dir = store.path(layout.FIGURES)
     descriptive_figures = sorted(p.stem for p in figures_dir.glob("fig*.png"))
-    maps = sorted(p.stem for p in figures_dir.glob("*_map_*.png"))
+    absent = [sex for sex in SEXES if sex not in present_sexes(store)]
+    maps = sorted(p.stem for p in figures_dir.glob("*_map_*.png")
+                  if not p.stem.endswith(tuple(f"_{sex}" for sex in absent)))
     from mh_assets.core.clustering.verdict import NOT_SUPPORTED
 
     descriptive_only = any(r["level"] == NOT_SUPPORTED for r in verdicts(store).values())
-    clusters_title = ("All clusters, both sexes (a descriptive partition, not subtypes, where "
-                      "the data do not support subtypes)" if descriptive_only
-                      else "All clusters, both sexes")
+    partition = (" (a descriptive partition, not subtypes, where the data do not support "
+                 "subtypes)" if descriptive_only else "")
     tables = Section("Supplementary tables", [
-        _table(store, layout.table("sud_by_sex"), "Substance use disorders by sex",
-               "Patients with a code of each group in any diagnosis field; chi-square with "
-               "Yates' correction. F10 and F17 are additions to the study's table."),
-        _table(store, layout.table("clusters"), clusters_title),
-        _table(store, layout.table("cluster_pairs"), "Male/female cluster pairs",
-               "Hungarian matching on cosine similarity of c-DF-IPF profiles."),
+        _catalog_table(store, "sud_by_sex"),
+        _catalog_table(store, "clusters", partition),
+        *([_catalog_table(store, "cluster_codes", partition)]
+          if store.path(layout.table("cluster_codes")).exists() else []),
+        _catalog_table(store, "cluster_pairs"),
     ])
     descriptives = Section("Cohort descriptives", [
-        _table(store, layout.table("descriptives"), "Tests by sex"),
-        *(_figure(store, stem, stem.replace("_", " ")) for stem in descriptive_figures),
+        _catalog_table(store, "descriptives"),
+        *(_catalog_figure(store, stem) for stem in descriptive_figures),
     ])
-    cluster_maps = Section("Cluster maps", [_figure(store, s, s.replace("_", " ")) for s in maps])
+    cluster_maps = Section("Cluster maps", [_catalog_figure(store, s) for s in maps])
     validity = Section("Validity", [
         item
-        for sex in SEXES
+        for sex in present_sexes(store)
         for item in (
-            _figure(store, f"k_selection_{sex}", f"k selection ({sex})"),
+            _catalog_figure(store, f"k_selection_{sex}"),
             _readable_table(store, layout.table(f"k_selection_{sex}"), f"k selection ({sex})",
                             "Mean (SD) over the resamples; the chosen k is marked."),
             _readable_table(store, layout.table(f"stability_{sex}"), f"Cluster stability ({sex})",
@@ -274,7 +298,7 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
                             "resamples."),
             _readable_table(store, layout.table(f"confounder_audit_{sex}"),
                             f"Confounder audit ({sex})",
-                   "Association of cluster with codes per patient and admission year "
+                   "Association of cluster with codes per patient and discharge year "
                    "(possible confounders) and with length of stay and APR severity "
                    "(outcomes, reported only): eta squared and AMI against the variable in "
                    "k quantile groups, beside the multi-hot baseline at the same k."),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mh_assets.core import layout
 from mh_assets.core.clustering.config import ClusterConfig
-from mh_assets.core.cohort import CohortRules
+from mh_assets.core.cohort import CohortRules, present_sexes
 from mh_assets.core.corpus import CoverageThresholds
 from mh_assets.core.evaluation.scoring import ScoringConfig
 from mh_assets.core.modelling.config import TrainingConfig
@@ -57,8 +57,13 @@ def summary_section(store: ArtifactStore, patients: dict[str, int | str]) -> Sec
     items: list[str] = []
     if is_synthetic(store):
         items.append(SYNTHETIC_BANNER)
+    present = present_sexes(store)
     for sex in SEXES:
         verdict = _read(store, layout.verdict(sex))
+        if sex not in present:
+            items.append(f"{sex.capitalize()}: no patients of this sex in the extract; not "
+                         "analysed.")
+            continue
         if verdict is None:
             items.append(f"{sex.capitalize()}: no clustering in this run.")
             continue
@@ -72,7 +77,7 @@ def summary_section(store: ArtifactStore, patients: dict[str, int | str]) -> Sec
         recommendation = _read(store, layout.recommendation(sex))
         if recommendation:
             items.append(f"Which representation ({sex}): {recommendation['sentence']}")
-    shares = [(sex, c) for sex in SEXES if (c := _read(store, layout.coverage(sex)))]
+    shares = [(sex, c) for sex in present if (c := _read(store, layout.coverage(sex)))]
     if shares:
         items.append("Descriptor coverage: " + "; ".join(
             f"{sex} {c['exact_share']:.1%} of code occurrences matched a descriptor exactly, "
@@ -150,7 +155,7 @@ def limitations_section(store: ArtifactStore) -> Section:
     items: list[str] = []
     if is_synthetic(store):
         items.append("The data are synthetic: the findings test the pipeline, not a hypothesis.")
-    for sex in SEXES:
+    for sex in present_sexes(store):
         choice = _read(store, layout.k_choice(sex))
         verdict = _read(store, layout.verdict(sex))
         recommendation = _read(store, layout.recommendation(sex))

@@ -176,7 +176,8 @@ def test_the_whole_study_output_makes_no_external_request_and_shows_no_patient_v
     outputs += [f.html.replace(get_plotlyjs(), "") for f in rendered.values()]
     outputs += [f.png for f in rendered.values()]
     outputs += [preview.markdown_preview(t.frame) for t in section_tables]
-    for path in writers.write_table(sud, tmp_path / "sud_by_sex"):
+    for path in writers.write_table(sud, tmp_path / "sud_by_sex", title="S1",
+                                    headers=sud_table.SUD_HEADERS):
         outputs.append(path.read_bytes())
     for output in outputs:
         assert planted_values_in(output) == []
