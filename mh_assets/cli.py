@@ -1,4 +1,10 @@
-"""The ``mh-assets`` command: demo, run, synth (and lineage, for audits)."""
+"""The ``mh-assets`` command: demo, run, synth (and lineage, for audits).
+
+A user's mistake -- an invalid setting, a missing ``--extract`` file, an artifacts
+folder that cannot be written -- prints ``mh-assets: <what and what to do>`` on stderr
+and exits 2, without a traceback; a run that fails exits 1 with the failed stage and
+its one-sentence reason. A traceback means a bug.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,31 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from mh_assets.core.registry import ExtractFormatError
+from mh_assets.core.storage import ArtifactStorageError
 from mh_assets.core.synthetic import SCENARIOS
-from mh_assets.settings import PRESETS, Settings
+from mh_assets.settings import PRESETS, Settings, SettingsError
 
 DEMO_PATIENTS = 5000
 DEMO_SEED = 2025
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called: printed as one line, exit code 2."""
+
+
+#: Errors that are the user's or the environment's, not the program's.
+USER_ERRORS = (UsageError, SettingsError, ArtifactStorageError, ExtractFormatError)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="synthetic extract if the landing zone is empty, "
                           "then the whole graph for both sexes")
-    demo.add_argument("--patients", type=int, default=DEMO_PATIENTS)
+    demo.add_argument("--patients", type=_positive_int, default=DEMO_PATIENTS)
     demo.add_argument("--preset", choices=PRESETS, default=None)
     demo.add_argument("--scenario", choices=SCENARIOS, default=SCENARIOS[0],
                       help="what the synthetic extract plants, if one is written")
@@ -39,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="only this partition (repeatable); default both")
 
     synth = sub.add_parser("synth", help="write a synthetic extract in the raw registry layout")
-    synth.add_argument("--patients", type=int, required=True)
+    synth.add_argument("--patients", type=_positive_int, required=True)
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--out", type=Path, required=True,
                        help="a file, or a directory for a registry-style file name")
@@ -60,6 +86,39 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except USER_ERRORS as err:
+        return _user_error(str(err))
+    except OSError as err:  # the environment refused something outside the artifacts
+        if err.filename is None:
+            raise
+        return _user_error(_os_error_sentence(err))
+
+
+def _user_error(message: str) -> int:
+    for line in message.strip().splitlines() or ["unknown error"]:
+        print(f"mh-assets: {line}", file=sys.stderr)
+    return 2
+
+
+def _os_error_sentence(err: OSError) -> str:
+    import errno
+
+    path = err.filename
+    if err.errno == errno.EROFS:
+        return f"cannot write {path}: the disk is read-only; choose a writable location"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return (f"{path}: permission denied; check its permissions, or choose a location "
+                "this user may use")
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"cannot write {path}: the disk is full; free space there or choose another disk"
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"cannot create {path}: a file is in the way of a folder; move it away"
+    return f"{path}: {err.strerror or type(err).__name__}"
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.command == "synth":
         return _synth(args)
     settings = Settings.from_env()  # read once; everything below is given this object
@@ -111,7 +170,17 @@ def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> i
     from mh_assets.definitions import build_defs
     from mh_assets.ops.runner import ensure_instance, materialize_all
 
-    instance = ensure_instance()
+    if extract is not None and not extract.is_file():
+        problem = "is a folder, not a file" if extract.is_dir() else "does not exist"
+        raise UsageError(
+            f"--extract {extract}: {problem}; give the path of an extract file, or leave "
+            f"--extract out to read the newest in MH_EXTRACTS_DIR ({settings.extracts_dir})")
+    try:
+        instance = ensure_instance()
+    except OSError as err:
+        raise UsageError(
+            f"cannot use the Dagster instance in {os.environ.get('DAGSTER_HOME')}: "
+            f"{err.strerror or err}; point DAGSTER_HOME at a writable folder") from None
     defs = build_defs(settings)
 
     started = time.perf_counter()

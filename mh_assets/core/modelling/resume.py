@@ -6,7 +6,9 @@ resumes from the newest *complete* one. A fingerprint of the settings and the in
 guards the directory, so a run with different settings or data starts over instead
 of resuming someone else's half-trained model. The finished model goes to the
 caller's ``output_dir`` (renamed into place atomically by the caller); the state is
-then deleted.
+then deleted. The state is owner-only, like the checkpoint (directories 0700, files
+0600): :class:`~.runtime.OwnerOnlyState` re-applies that after every save of the Trainer,
+which writes its files with the process's default permissions.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..storage import sha256_file
+from ..storage import OWNER_DIR, sha256_file
 from .config import TrainingConfig
 
 FINGERPRINT_FILE = "fingerprint.txt"
@@ -73,6 +75,7 @@ def open_state(state_dir: Path, key: str, log: Callable[[str], None]) -> Path | 
         log("discarding saved training state: the settings or the data changed")
         clear_state(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(OWNER_DIR)
     marker.write_text(key)
     complete: list[tuple[int, Path]] = []
     for path in state_dir.iterdir():

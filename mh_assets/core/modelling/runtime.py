@@ -2,7 +2,8 @@
 
 Both stages run the Hugging Face Trainer with the same habits: per-epoch logging,
 evaluation and checkpoints (for crash recovery, see :mod:`.resume`), batches grouped
-by length, bf16 only where a CUDA GPU supports it, no hub and no experiment trackers.
+by length, bf16 only where a CUDA GPU supports it, no hub and no experiment trackers,
+and training state kept owner-only (:class:`OwnerOnlyState`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.utils import logging as hf_logging
 
+from ..storage import make_owner_only
 from .config import TrainingConfig
 from .device import bf16_supported
 
@@ -118,6 +120,31 @@ def training_arguments(
     )
 
 
+class OwnerOnlyState(TrainerCallback):
+    """Keep the Trainer's state directory owner-only: directories 0700, files 0600.
+
+    The Trainer writes checkpoints (weights, optimizer, RNG states) with the process's
+    default permissions; a language model can memorise its training texts, so its
+    state is treated like ``restricted/``. Re-applied when training begins (the
+    tokenizer and fingerprint written before it), after every save and at the end.
+    """
+
+    def __init__(self, state_dir: Path):
+        self.state_dir = Path(state_dir)
+
+    def _restrict(self) -> None:
+        make_owner_only(self.state_dir)
+
+    def on_train_begin(self, args, state, control, **kw):
+        self._restrict()
+
+    def on_save(self, args, state, control, **kw):
+        self._restrict()
+
+    def on_train_end(self, args, state, control, **kw):
+        self._restrict()
+
+
 class LengthGroupedTrainer(Trainer):
     """A Trainer that groups batches by precomputed lengths and prints nothing itself.
 
@@ -178,7 +205,7 @@ def train(
         eval_dataset=eval_dataset,
         data_collator=data_collator,
         processing_class=processing_class,
-        callbacks=[*before, progress, *after],
+        callbacks=[*before, progress, *after, OwnerOnlyState(state_dir)],
         lengths=lengths,
     )
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)

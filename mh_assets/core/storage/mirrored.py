@@ -22,9 +22,15 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from mh_assets.core.storage.local import OWNER_DIR, OWNER_FILE, ArtifactStore
+from mh_assets.core.storage.local import (
+    OWNER_DIR,
+    OWNER_FILE,
+    ArtifactStorageError,
+    ArtifactStore,
+)
 
 
 def is_remote(root: object) -> bool:
@@ -44,14 +50,24 @@ def default_cache(url: str) -> Path:
 class MirroredArtifactStore(ArtifactStore):
     """An :class:`ArtifactStore` whose root is a remote URL, mirrored locally."""
 
-    def __init__(self, root: object, cache: str | os.PathLike[str] | None = None):
+    #: The local mirror is what a read-only or full disk refuses (see the module).
+    ROOT_VARIABLE = "MH_ARTIFACTS_CACHE"
+
+    def __init__(
+        self,
+        root: object,
+        cache: str | os.PathLike[str] | None = None,
+        *,
+        raise_as: Callable[[ArtifactStorageError], BaseException] | None = None,
+    ):
         from upath import UPath
 
         self.remote = UPath(str(root))
         local = cache or os.environ.get("MH_ARTIFACTS_CACHE") or default_cache(str(root))
-        super().__init__(local)
-        self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, OWNER_DIR)
+        super().__init__(local, raise_as=raise_as)
+        with self._translated(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.root, OWNER_DIR)
         self._fresh: set[str] = set()  # relative paths already in sync in this process
 
     def __repr__(self) -> str:
@@ -74,7 +90,7 @@ class MirroredArtifactStore(ArtifactStore):
                         local = tmp / item.relative_to(source).as_posix()
                         local.parent.mkdir(parents=True, exist_ok=True)
                         item.fs.get_file(item.path, str(local))
-                        if self.is_restricted(relative):
+                        if self.is_owner_only(relative):
                             os.chmod(local, OWNER_FILE)
         else:
             return  # not written yet: the caller is about to write it, or will fail clearly
