@@ -6,7 +6,9 @@ applies, and the flow table counts each reason by sex, so the selection can be
 reported as a flow diagram and audited row by row. Implausible but possible values
 (an admission decades before the discharge year, an age just past 18 at discharge)
 are flagged and counted rather than excluded, unless the rules say otherwise: the
-registry carries them, and excluding them is an analytic choice.
+registry carries them, and excluding them is an analytic choice. Impossible records --
+a negative stay, a discharge before the admission, a birth after it, an age at
+admission outside the plausible range -- are always excluded: no analysis can use them.
 
 The registry has no patient identifier, so each discharge row gets a pseudonymous id
 that depends only on its position in the extract and a key (the extract's sha256):
@@ -26,6 +28,7 @@ from mh_assets.core.registry.values import reason_lists
 from mh_assets.core.schema import (
     AGE,
     DIAGNOSIS_COLUMNS,
+    DROPPED_CODES,
     EXCLUSION_REASONS,
     PATIENT_ID,
     PRINCIPAL,
@@ -60,6 +63,16 @@ class CohortRules:
     exclude_implausible: bool = False
     # An admission more than this many years before the discharge year is implausible.
     max_years_before_discharge: int = 2
+    # Impossible records are always excluded: a negative stay, a discharge before the
+    # admission, a birth after it, and an age at admission outside this range (every
+    # patient of the study's cohort was 11 to 19 at admission, so it excludes none).
+    plausible_age_min: int = 11
+    plausible_age_max: int = 19
+
+    def __post_init__(self) -> None:
+        if self.plausible_age_min > self.plausible_age_max:
+            raise ValueError(f"plausible_age_min={self.plausible_age_min} is above "
+                             f"plausible_age_max={self.plausible_age_max}")
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,7 @@ def _rule_conditions(rules: CohortRules) -> dict[str, pl.Expr]:
         conditions[f"admission before {_stamp(rules.admission_start)}"] = admitted < pl.lit(
             _as_datetime(rules.admission_start)
         )
+    conditions.update(_impossible(rules))
     in_chapter = pl.col(PRINCIPAL).str.starts_with(chapter).fill_null(False)
     conditions[f"principal diagnosis not in chapter {chapter}"] = ~in_chapter
     if rules.age_min is not None or rules.age_max is not None:
@@ -167,6 +181,18 @@ def _rule_conditions(rules: CohortRules) -> dict[str, pl.Expr]:
     return conditions
 
 
+def _impossible(rules: CohortRules) -> dict[str, pl.Expr]:
+    """Records no admission can have: always exclusions (nulls never exclude here; a
+    missing date is its own reason)."""
+    low, high = rules.plausible_age_min, rules.plausible_age_max
+    return {
+        "negative length of stay": pl.col("DaysOfStay") < 0,
+        "discharge before admission": pl.col("ContactEndDate") < pl.col("AdmissionDate"),
+        "birth after admission": pl.col("AdmissionDate").dt.date() < pl.col("DateOfBirth"),
+        f"age at admission outside {low}-{high}": ~pl.col(AGE).is_between(low, high),
+    }
+
+
 def _flag_conditions(rules: CohortRules) -> dict[str, pl.Expr]:
     """Implausible-value flags (true = implausible); nulls never flag.
 
@@ -177,7 +203,6 @@ def _flag_conditions(rules: CohortRules) -> dict[str, pl.Expr]:
     years = rules.max_years_before_discharge
     adult = rules.age_max if rules.age_max is not None else ADULT_AGE
     return {
-        "admission before birth": (pl.col("AdmissionDate").dt.date() < pl.col("DateOfBirth")),
         f"admission more than {years} years before discharge year": (
             pl.col("Year").cast(pl.Int32) - pl.col("AdmissionDate").dt.year().cast(pl.Int32)
         )
@@ -226,13 +251,28 @@ def _flow(frame: pl.DataFrame, reasons: list[str], excluded: pl.Series) -> pl.Da
         .join(per_reason, on="step", how="left", maintain_order="left")
         .fill_null(0)
     )
+    kept = rows.filter(~pl.col("_excluded"))
     parts = [
         step("read", rows),
         per_reason,
         step("excluded (any reason)", rows.filter("_excluded")),
-        step("kept", rows.filter(~pl.col("_excluded"))),
+        step("kept", kept),
+        _dropped_code_steps(frame.filter(~excluded)),
     ]
     return pl.concat([part.select(list(_FLOW_SCHEMA)).cast(_FLOW_SCHEMA) for part in parts])
+
+
+def _dropped_code_steps(kept: pl.DataFrame) -> pl.DataFrame:
+    """Kept records that lost a malformed secondary code, per field (after "kept": they
+    are in the cohort, with their other diagnoses)."""
+    if DROPPED_CODES not in kept.columns:
+        return pl.DataFrame(schema=_FLOW_SCHEMA)
+    fields = (kept.select("Sex", pl.col(DROPPED_CODES).list.eval(
+        pl.element().str.split(":").list.first()).list.unique().alias("_field"))
+        .explode("_field").drop_nulls("_field"))
+    return (fields.group_by(pl.format("kept, a {} code dropped (not ICD-10-shaped)",
+                                      pl.col("_field")).alias("step"))
+            .agg(_sex_counts()).sort("step"))
 
 
 def select_cohort(extract: pl.DataFrame, rules: CohortRules, id_key: str) -> CohortSelection:
@@ -279,3 +319,20 @@ def select_cohort(extract: pl.DataFrame, rules: CohortRules, id_key: str) -> Coh
     )
     excluded = frame.filter(is_excluded).select(*front, *columns, EXCLUSION_REASONS)
     return CohortSelection(cohort=cohort, excluded=excluded, flow=flow, flag_counts=flag_counts)
+
+
+def sexes_with_patients(flow: pl.DataFrame) -> list[str]:
+    """The sexes the cohort keeps at least one patient of (from its flow table): the
+    partitions that run; a sex without patients is skipped, not an error."""
+    kept = flow.filter(pl.col("step") == "kept")
+    return [sex for sex in ("female", "male")
+            if kept.height and sex in kept.columns and int(kept[sex][0]) > 0]
+
+
+def present_sexes(store) -> list[str]:
+    """:func:`sexes_with_patients` of the cohort flow in ``store`` (an
+    :class:`~mh_assets.core.storage.ArtifactStore`); both sexes before any cohort exists."""
+    from mh_assets.core import layout
+
+    path = store.path(layout.COHORT_FLOW)
+    return sexes_with_patients(pl.read_csv(path)) if path.exists() else ["female", "male"]

@@ -6,7 +6,8 @@ relative to the artifacts root (the store resolves them), with ``/`` separators 
 they are the same on object storage.
 
 * ``restricted/`` -- patient-level data, owner-only (directories 0700, files 0600);
-* ``models/`` -- checkpoints trained on patient texts, owner-only directories;
+* ``models/`` -- checkpoints trained on patient texts (a model can memorise them) and
+  their ``.state/`` training state, owner-only like ``restricted/``;
 * ``reference/`` -- public reference data (the ICD-10 descriptor table);
 * ``tables/``, ``figures/``, ``report/`` -- publishable, small-cell suppressed;
 * ``provenance/`` -- one JSON record per run.
@@ -36,6 +37,13 @@ EXCLUDED_RECORDS = f"{RESTRICTED}/excluded_records.parquet"
 COHORT_FLOW = f"{RESTRICTED}/cohort_flow.csv"
 DESCRIPTORS = f"{REFERENCE}/icd_descriptors.parquet"
 DESCRIPTORS_INFO = f"{REFERENCE}/icd_descriptors.json"
+
+def rejected(relative: str) -> str:
+    """Where an output whose blocking check failed is written instead of ``relative``:
+    the last good version stays readable in place, the rejected one beside it (still
+    under restricted/, since it holds the same kind of data)."""
+    return f"{RESTRICTED}/rejected/{relative.removeprefix(RESTRICTED + '/')}"
+
 
 # ------------------------------------------------------------------ per sex
 def corpus(sex: str) -> str:
@@ -132,6 +140,7 @@ def figure(stem: str, suffix: str = ".png") -> str:
 
 
 REPORT = f"{REPORT_DIR}/index.html"
+REPORT_DOCX = f"{REPORT_DIR}/study_report.docx"  # the same report, editable in Word
 
 
 def provenance(run_id: str) -> str:
@@ -150,5 +159,6 @@ def is_restricted(relative: str) -> bool:
 
 
 def is_model(relative: str) -> bool:
-    """A checkpoint: trained on patient texts, so its directory is owner-only too."""
+    """A checkpoint or its training state: trained on patient texts, so owner-only too
+    (directories 0700, files 0600)."""
     return _top(relative) == MODELS

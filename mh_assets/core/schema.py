@@ -19,6 +19,9 @@ DIAGNOSIS_COLUMNS: tuple[str, ...] = (PRINCIPAL, *SECONDARY)
 # row-level problems found while parsing (empty list when none).
 RECORD_NUMBER = "record_number"
 ROW_ISSUES = "row_issues"
+# Secondary codes the parser dropped as not ICD-10-shaped: "<field>: <shape>" labels,
+# where the shape writes letters as A and digits as 9 (so no code value is kept).
+DROPPED_CODES = "dropped_codes"
 
 # Added by the cohort selection.
 PATIENT_ID = "patient_id"

@@ -9,6 +9,7 @@ import polars as pl
 from mh_assets.core import cohort as core_cohort
 from mh_assets.core import layout
 from mh_assets.core.publish.preview import markdown_preview
+from mh_assets.core.publish.suppression import mask_count, suppress_flow
 from mh_assets.core.schema import EXCLUSION_REASONS, SEX, SEXES
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import PlatformParam
@@ -17,14 +18,14 @@ from mh_assets.defs.resources import PlatformParam
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            "cohort", deps=["registry_extract"], group_name="cohort", code_version="1",
+            "cohort", deps=["registry_extract"], group_name="cohort", code_version="2",
             kinds={"polars"},
             description="Discharges that meet the study's selection rules "
             "(restricted/cohort.parquet), with a pseudonymous patient id and quality flags.",
         ),
         dg.AssetSpec(
             "excluded_records", deps=["registry_extract"], group_name="cohort",
-            code_version="1", kinds={"polars"},
+            code_version="2", kinds={"polars"},
             description="Every row the selection left out, with every reason that applies "
             "(restricted/excluded_records.parquet). Nothing is dropped silently.",
         ),
@@ -32,7 +33,8 @@ from mh_assets.defs.resources import PlatformParam
     check_specs=[
         dg.AssetCheckSpec(
             "cohort_not_empty", asset="cohort", blocking=True,
-            description="Each sex partition has at least one patient.",
+            description="The cohort has at least one patient; a sex without patients is "
+            "skipped with a message, not an error. When it fails nothing is replaced.",
         )
     ],
 )
@@ -42,11 +44,16 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformParam)
     extract = store.read_parquet(layout.EXTRACT)
     info = json.loads(store.path(layout.EXTRACT_INFO).read_text())
     selection = core_cohort.select_cohort(extract, settings.cohort, id_key=info["sha256"])
+    per_sex = {sex: selection.cohort.filter(pl.col(SEX) == sex).height for sex in SEXES}
+    if selection.cohort.height == 0:
+        yield from _reject(context, store, selection, per_sex, settings.min_cell)
+        return
     store.write_parquet(layout.COHORT, selection.cohort)
     store.write_parquet(layout.EXCLUDED_RECORDS, selection.excluded)
     store.write_csv(layout.COHORT_FLOW, selection.flow)
 
-    per_sex = {sex: selection.cohort.filter(pl.col(SEX) == sex).height for sex in SEXES}
+    # Every count the UI shows passes the rule the published tables pass.
+    shown = {sex: mask_count(n, settings.min_cell) for sex, n in per_sex.items()}
     context.log.info(
         f"Cohort: {selection.cohort.height} kept, {selection.excluded.height} excluded; "
         + ", ".join(f"{sex} {n}" for sex, n in per_sex.items())
@@ -56,9 +63,12 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformParam)
         asset_key="cohort",
         metadata={
             "dagster/row_count": selection.cohort.height,
-            "patients_per_sex": dg.MetadataValue.json(per_sex),
-            "flow": dg.MetadataValue.md(markdown_preview(selection.flow)),
-            "quality_flags": dg.MetadataValue.json(selection.flag_counts),
+            "patients_per_sex": dg.MetadataValue.json(shown),
+            "flow": dg.MetadataValue.md(markdown_preview(
+                suppress_flow(selection.flow, settings.min_cell))),
+            "quality_flags": dg.MetadataValue.json({
+                flag: mask_count(n, settings.min_cell)
+                for flag, n in selection.flag_counts.items()}),
             **artifacts_metadata(layout.COHORT, layout.COHORT_FLOW),
             "rules": dg.MetadataValue.json(
                 {k: v for k, v in settings.as_metadata().items() if k.startswith("cohort.")}
@@ -72,6 +82,10 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformParam)
         if selection.excluded.height
         else pl.DataFrame({"reason": [], "count": []})
     )
+    reasons = reasons.with_columns(
+        pl.when(pl.col("count").is_between(1, settings.min_cell - 1))
+        .then(pl.lit(f"<{settings.min_cell}")).otherwise(pl.col("count").cast(pl.Utf8))
+        .alias("count"))
     yield dg.MaterializeResult(
         asset_key="excluded_records",
         metadata={
@@ -85,7 +99,30 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformParam)
     yield dg.AssetCheckResult(
         asset_key="cohort",
         check_name="cohort_not_empty",
-        passed=not empty,
-        metadata={"patients_per_sex": dg.MetadataValue.json(per_sex), "empty": empty},
-        description=("Empty partitions: " + ", ".join(empty)) if empty else None,
+        passed=True,
+        metadata={"patients_per_sex": dg.MetadataValue.json(shown), "empty": empty},
+        description=(", ".join(empty) + ": no patients of this sex in the extract; that "
+                     "partition is skipped, the other completes") if empty else None,
     )
+
+
+def _reject(context: dg.AssetExecutionContext, store, selection, per_sex: dict[str, int],
+            min_cell: int):
+    """An empty cohort replaces nothing: the new outputs go to restricted/rejected/, the
+    last good cohort stays readable (so corpus, models and tables keep describing one
+    extract), the check fails and the step fails saying so."""
+    rejected = [layout.rejected(p) for p in (layout.COHORT, layout.EXCLUDED_RECORDS,
+                                             layout.COHORT_FLOW)]
+    store.write_parquet(rejected[0], selection.cohort)
+    store.write_parquet(rejected[1], selection.excluded)
+    store.write_csv(rejected[2], selection.flow)
+    message = ("The extract's cohort is empty (no record meets the selection rules): the "
+               "previous cohort and everything built from it are kept; the rejected outputs "
+               "are in restricted/rejected/. Check the extract and the cohort rules.")
+    yield dg.AssetCheckResult(
+        asset_key="cohort", check_name="cohort_not_empty", passed=False,
+        metadata={"patients_per_sex": dg.MetadataValue.json(
+            {sex: mask_count(n, min_cell) for sex, n in per_sex.items()}),
+            "rejected": dg.MetadataValue.json(rejected)},
+        description=message)
+    raise dg.Failure(description=message, metadata={"rejected": dg.MetadataValue.json(rejected)})

@@ -8,7 +8,6 @@ turned 96% of the published study's codes into "NOCODE" -- nothing downstream ru
 import json
 
 import dagster as dg
-import polars as pl
 
 from mh_assets.core import corpus as core_corpus
 from mh_assets.core import icd, layout
@@ -51,7 +50,7 @@ def icd_descriptors(
     deps=["cohort", "icd_descriptors"],
     partitions_def=sex_partitions,
     group_name="corpus",
-    code_version="1",
+    code_version="2",
     kinds={"polars"},
     description="One row per patient of the partition's sex: codes in field order (principal "
     "first), each code's descriptor and how it was resolved, and the descriptor text.",
@@ -73,20 +72,59 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam
     info = json.loads(store.path(layout.DESCRIPTORS_INFO).read_text())
     table = icd.DescriptorTable(frame=frame, n_codes=frame.height, **info)
     corpus = core_corpus.build_corpus(store.read_parquet(layout.COHORT), table, sex)
-    store.write_parquet(layout.corpus(sex), corpus)
     report = core_corpus.coverage(corpus)
     coverage_meta = report.as_metadata(top=50, min_cell=settings.min_cell)
     naive = core_corpus.naive_coverage(corpus, table) if corpus.height else 0.0
+    thresholds = settings.coverage
+    passed = (
+        report.exact_share >= thresholds.exact
+        and report.with_ancestors_share >= thresholds.with_ancestors
+    )
+    checks = [
+        dg.AssetCheckResult(
+            check_name="descriptor_coverage",
+            passed=passed,
+            metadata={
+                "exact_share": report.exact_share,
+                "with_ancestors_share": report.with_ancestors_share,
+                "exact_threshold": thresholds.exact,
+                "ancestor_threshold": thresholds.with_ancestors,
+                "unresolved_codes": dg.MetadataValue.json(
+                    coverage_meta["top_unresolved_codes"]
+                ),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="corpus_not_empty",
+            passed=corpus.height > 0,
+            metadata={"patients": corpus.height},
+            description=None if corpus.height else
+            f"No patients of this sex in the extract: the {sex} partition is skipped.",
+        ),
+    ]
+    if not (passed and corpus.height):
+        # Nothing downstream may read a corpus its checks rejected: the last good one
+        # stays in place, the rejected one goes beside it.
+        store.write_parquet(layout.rejected(layout.corpus(sex)), corpus)
+        yield from checks
+        raise dg.Failure(description=(
+            f"No patients of this sex in the extract: the {sex} partition is skipped "
+            "(nothing was replaced)." if not corpus.height else
+            f"{sex}: descriptor coverage {report.exact_share:.2%} exact / "
+            f"{report.with_ancestors_share:.2%} with ancestors is below the thresholds "
+            f"({thresholds.exact:.2%} / {thresholds.with_ancestors:.2%}): the previous "
+            "corpus is kept; the rejected one is in restricted/rejected/."))
+    store.write_parquet(layout.corpus(sex), corpus)
     context.log.info(
         f"{sex}: {corpus.height} patients, {report.occurrences} code occurrences, "
         f"{report.exact_share:.2%} exact, {report.with_ancestors_share:.2%} with ancestors "
         f"(an un-normalised lookup would match {naive:.2%})"
     )
-    n_codes = corpus.get_column(N_CODES) if corpus.height else pl.Series([0])
+    n_codes = corpus.get_column(N_CODES)
     store.write_text(layout.coverage(sex), json.dumps({
         **coverage_meta, "naive_lookup_share": naive,
-        "exact_threshold": settings.coverage.exact,
-        "with_ancestors_threshold": settings.coverage.with_ancestors,
+        "exact_threshold": thresholds.exact,
+        "with_ancestors_threshold": thresholds.with_ancestors,
     }, indent=2))
     yield dg.MaterializeResult(
         metadata={
@@ -99,26 +137,4 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam
             **artifacts_metadata(layout.corpus(sex), layout.coverage(sex)),
         }
     )
-    thresholds = settings.coverage
-    passed = (
-        report.exact_share >= thresholds.exact
-        and report.with_ancestors_share >= thresholds.with_ancestors
-    )
-    yield dg.AssetCheckResult(
-        check_name="descriptor_coverage",
-        passed=passed,
-        metadata={
-            "exact_share": report.exact_share,
-            "with_ancestors_share": report.with_ancestors_share,
-            "exact_threshold": thresholds.exact,
-            "ancestor_threshold": thresholds.with_ancestors,
-            "unresolved_codes": dg.MetadataValue.json(
-                coverage_meta["top_unresolved_codes"]
-            ),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name="corpus_not_empty",
-        passed=corpus.height > 0,
-        metadata={"patients": corpus.height},
-    )
+    yield from checks

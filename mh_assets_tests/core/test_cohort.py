@@ -59,12 +59,12 @@ def reasons_by_record(selection) -> dict[int, list[str]]:
 
 def test_each_default_rule_excludes_with_its_reason(extract):
     selection = select_cohort(extract(), DEFAULT, "key")
-    assert selection.cohort[RECORD_NUMBER].to_list() == [1, 2]
+    # 6 lost its malformed secondary code, not the record
+    assert selection.cohort[RECORD_NUMBER].to_list() == [1, 2, 6]
     assert reasons_by_record(selection) == {
         3: [AFTER_END],
         4: ["Sex unknown", "sex not 1/2", "principal diagnosis not in chapter F"],
         5: ["AdmissionDate missing", "admission date unparsable"],
-        6: ["Diagnosis2 not ICD-10-shaped"],
     }
 
 
@@ -77,15 +77,51 @@ def test_flow_counts_every_reason_by_sex(extract):
     assert flow.rows() == [
         ("read", 2, 3, 1, 6),
         ("AdmissionDate missing", 0, 1, 0, 1),
-        ("Diagnosis2 not ICD-10-shaped", 0, 1, 0, 1),
         ("Sex unknown", 0, 0, 1, 1),
         ("sex not 1/2", 0, 0, 1, 1),
         ("admission date unparsable", 0, 1, 0, 1),
         (AFTER_END, 1, 0, 0, 1),
+        *[(impossible, 0, 0, 0, 0) for impossible in IMPOSSIBLE],  # every rule shows
         ("principal diagnosis not in chapter F", 0, 0, 1, 1),
-        ("excluded (any reason)", 1, 2, 1, 4),
-        ("kept", 1, 1, 0, 2),
+        ("excluded (any reason)", 1, 1, 1, 3),
+        ("kept", 1, 2, 0, 3),
+        ("kept, a Diagnosis2 code dropped (not ICD-10-shaped)", 0, 1, 0, 1),
     ]
+
+
+# The plausible-age exclusion off, for tests of the other age rules.
+ANY_AGE = replace(DEFAULT, plausible_age_min=0, plausible_age_max=150)
+IMPOSSIBLE = ("negative length of stay", "discharge before admission", "birth after admission",
+              "age at admission outside 11-19")
+
+
+def test_impossible_records_are_excluded_with_their_reason(extract):
+    frame = extract().with_columns(
+        pl.when(pl.col(RECORD_NUMBER) == 1).then(-3).otherwise(pl.col("DaysOfStay"))
+        .alias("DaysOfStay"),
+        pl.when(pl.col(RECORD_NUMBER) == 2).then(pl.col("AdmissionDate") - pl.duration(days=9))
+        .otherwise(pl.col("ContactEndDate")).alias("ContactEndDate"),
+    )
+    selection = select_cohort(frame, DEFAULT, "key")
+    reasons = reasons_by_record(selection)
+    assert reasons[1] == ["negative length of stay"]
+    assert reasons[2] == ["discharge before admission"]
+    assert not {1, 2} & set(selection.cohort[RECORD_NUMBER].to_list())
+
+
+def test_a_birth_after_admission_or_an_implausible_age_is_excluded_not_flagged(extract):
+    frame = extract().with_columns(
+        pl.when(pl.col(RECORD_NUMBER) == 1)
+        .then(pl.col("AdmissionDate").dt.date() + pl.duration(days=400))
+        .when(pl.col(RECORD_NUMBER) == 2)
+        .then(pl.col("AdmissionDate").dt.date() - pl.duration(days=365 * 40))
+        .otherwise(pl.col("DateOfBirth")).alias("DateOfBirth"))
+    selection = select_cohort(frame, DEFAULT, "key")
+    reasons = reasons_by_record(selection)
+    assert reasons[1] == ["birth after admission", "age at admission outside 11-19"]
+    assert reasons[2] == ["age at admission outside 11-19"]
+    wider = select_cohort(frame, replace(DEFAULT, plausible_age_max=60), "key")
+    assert 2 in wider.cohort[RECORD_NUMBER].to_list()
 
 
 def test_admission_start_excludes_earlier_admissions(extract):
@@ -99,7 +135,7 @@ def test_admission_start_excludes_earlier_admissions(extract):
 def test_admission_end_is_a_setting(extract):
     rules = replace(DEFAULT, admission_end=datetime(2020, 12, 31, 23, 59))
     selection = select_cohort(extract(), rules, "key")
-    assert selection.cohort[RECORD_NUMBER].to_list() == [1, 2, 3]
+    assert selection.cohort[RECORD_NUMBER].to_list() == [1, 2, 3, 6]
 
 
 def test_principal_chapter_is_a_setting(extract):
@@ -116,11 +152,11 @@ def test_age_window_excludes_outside_ages_and_unknown_ages(extract):
         "2018,31121999,2,01012018 0000,02012018 0000,F29,,",  # 18, born a day earlier
         "2018,01011999,2,01012018 0000,02012018 0000,F29,,",  # 19
     )
-    rules = replace(DEFAULT, age_min=11, age_max=18)
+    rules = replace(ANY_AGE, age_min=11, age_max=18)
     selection = select_cohort(extract(text), rules, "key")
     assert selection.cohort[RECORD_NUMBER].to_list() == [2, 3, 4]
     assert reasons_by_record(selection) == {1: ["age outside 11-18"], 5: ["age outside 11-18"]}
-    only_min = select_cohort(extract(text), replace(DEFAULT, age_min=11), "key")
+    only_min = select_cohort(extract(text), replace(ANY_AGE, age_min=11), "key")
     assert reasons_by_record(only_min) == {1: ["age outside 11+"]}
 
 
@@ -137,13 +173,12 @@ def test_sud_requirement_looks_in_every_diagnosis_field(extract):
 
 def test_a_row_carries_every_reason_that_applies(extract):
     text = minimal_extract("2021,01012000,3,01012021 0000,02012021 0000,J45.909,ZZZ.ZZZS,x")
-    rules = replace(DEFAULT, age_max=18, require_sud_code=True)
+    rules = replace(ANY_AGE, age_max=18, require_sud_code=True)
     selection = select_cohort(extract(text), rules, "key")
     assert reasons_by_record(selection) == {
         1: [
             "Sex unknown",
-            "Diagnosis7 not ICD-10-shaped",
-            "sex not 1/2",
+                "sex not 1/2",
             AFTER_END,
             "principal diagnosis not in chapter F",
             "age outside 0-18",
@@ -175,20 +210,19 @@ def test_implausible_values_are_flagged_and_counted_but_kept(extract):
         "2019,01012000,2,30122018 0000,02012019 0000,F29,,",  # 19 at discharge
         "2018,01012000,2,30122018 0000,31122018 0000,F29,,",  # 18 at discharge: plausible
     )
-    selection = select_cohort(extract(text), DEFAULT, "key")
+    selection = select_cohort(extract(text), ANY_AGE, "key")
     assert selection.flag_counts == {
-        "admission before birth": 1,
         "admission more than 2 years before discharge year": 1,
         "age over 18 at discharge": 1,
     }
     assert selection.cohort[QUALITY_FLAGS].to_list() == [
-        ["admission before birth"],
         ["admission more than 2 years before discharge year"],
         [],
         ["age over 18 at discharge"],
         [],
     ]
-    assert selection.excluded.height == 0
+    negative_age = "age at admission outside 0-150"  # born after admission: age below 0
+    assert reasons_by_record(selection) == {1: ["birth after admission", negative_age]}
 
 
 def test_implausible_values_can_be_excluded(extract):
@@ -197,15 +231,15 @@ def test_implausible_values_can_be_excluded(extract):
         "2019,01012004,1,01012017 0000,05012019 0000,F29,,",
         "2019,01012000,2,30122018 0000,02012019 0000,F29,,",
     )
-    rules = replace(DEFAULT, exclude_implausible=True, max_years_before_discharge=1)
+    rules = replace(ANY_AGE, exclude_implausible=True, max_years_before_discharge=1)
     selection = select_cohort(extract(text), rules, "key")
     assert selection.cohort.height == 0
     assert reasons_by_record(selection) == {
-        1: ["admission before birth"],
+        1: ["birth after admission", "age at admission outside 0-150"],
         2: ["admission more than 1 years before discharge year"],
         3: ["age over 18 at discharge"],
     }
-    assert selection.flow.filter(pl.col("step") == "admission before birth")["total"].item() == 1
+    assert selection.flow.filter(pl.col("step") == "birth after admission")["total"].item() == 1
 
 
 def test_output_columns_and_sex_labels(extract):
@@ -217,7 +251,7 @@ def test_output_columns_and_sex_labels(extract):
     assert cohort.columns[-3:] == [SEX, AGE, QUALITY_FLAGS]
     assert set(source.columns) <= set(excluded.columns)
     assert excluded.columns[-1] == EXCLUSION_REASONS
-    assert cohort[SEX].to_list() == ["female", "male"]
+    assert cohort[SEX].to_list() == ["female", "male", "male"]
     assert excluded.filter(pl.col(RECORD_NUMBER) == 4)[SEX].item() is None
     assert cohort.height + excluded.height == source.height
 

@@ -15,11 +15,12 @@ from mh_assets_tests.support.platform import load_defs
 INGEST = ["registry_extract", "cohort", "excluded_records", "icd_descriptors"]
 
 
-def _materialize(instance, keys, partition_key=None, run_config=None):
-    assets = list(load_defs().assets) + list(load_defs().asset_checks)
+def _materialize(instance, keys, partition_key=None, run_config=None, defs=None):
+    defs = defs or load_defs()
+    assets = list(defs.assets) + list(defs.asset_checks)
     return dg.materialize(
         assets, selection=dg.AssetSelection.assets(*keys), partition_key=partition_key,
-        instance=instance, resources=load_defs().resources, run_config=run_config or {},
+        instance=instance, resources=defs.resources, run_config=run_config or {},
         raise_on_error=False,
     )
 
@@ -104,7 +105,7 @@ def test_empty_landing_zone_fails_clearly(platform, instance):
     assert "mh-assets synth" in message
 
 
-@pytest.mark.parametrize("threshold,passes", [("0.5", True), ("1.01", False)])
+@pytest.mark.parametrize("threshold,passes", [("0.5", True), ("1.0", False)])
 def test_coverage_check_follows_its_threshold_setting(platform, instance, monkeypatch,
                                                       threshold, passes):
     assert _materialize(instance, INGEST).success
@@ -117,12 +118,60 @@ def test_failed_blocking_coverage_check_stops_downstream_in_the_same_run(
     platform, instance, monkeypatch
 ):
     assert _materialize(instance, INGEST).success
-    monkeypatch.setenv("MH_COVERAGE_EXACT", "1.01")
+    monkeypatch.setenv("MH_COVERAGE_EXACT", "1.0")
     result = _materialize(instance, ["descriptor_corpus", "mlm_checkpoint"],
                           partition_key="female")
     assert not result.success
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert "mlm_checkpoint" not in started
+
+
+def test_a_rejected_corpus_leaves_the_last_good_one_in_place(platform, instance, monkeypatch):
+    from mh_assets.core import layout
+    from mh_assets.core.storage import sha256_file
+
+    assert _materialize(instance, INGEST).success
+    assert _materialize(instance, ["descriptor_corpus"], partition_key="female").success
+    good = platform.artifacts / layout.corpus("female")
+    digest, before = sha256_file(good), _latest_corpus(instance)
+    monkeypatch.setenv("MH_COVERAGE_EXACT", "1.0")
+    result = _materialize(instance, ["descriptor_corpus"], partition_key="female")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "the previous corpus is kept" in failure.step_failure_data.error.message
+    assert sha256_file(good) == digest  # nothing downstream reads the rejected corpus
+    assert (platform.artifacts / layout.rejected(layout.corpus("female"))).exists()
+    assert _latest_corpus(instance) == before  # the UI's latest is still the good one
+
+
+def _latest_corpus(instance):
+    import dagster as dg
+
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey("descriptor_corpus"), asset_partitions=["female"]), limit=1)
+    return records.records[0].storage_id
+
+
+def test_an_empty_cohort_replaces_nothing(platform, instance, monkeypatch):
+    from dataclasses import replace
+
+    from mh_assets.core import layout
+    from mh_assets.core.storage import sha256_file
+    from mh_assets.definitions import build_defs
+    from mh_assets.settings import Settings
+
+    assert _materialize(instance, INGEST).success
+    cohort = platform.artifacts / layout.COHORT
+    digest = sha256_file(cohort)
+    strict = replace(Settings.from_env(), cohort=replace(Settings().cohort,
+                                                         principal_chapter="Q"))
+    result = _materialize(instance, ["cohort", "excluded_records"], defs=build_defs(strict))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "previous cohort and everything built from it are kept" in \
+        failure.step_failure_data.error.message
+    assert sha256_file(cohort) == digest
+    assert (platform.artifacts / layout.rejected(layout.COHORT)).exists()
 
 
 def test_stages_run_each_asset_once(platform):

@@ -236,3 +236,12 @@ def _text(value: Any, fmt: Callable[[Any], str] | None) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return fmt(value) if fmt is not None else str(value)
+
+
+def suppress_flow(flow: pl.DataFrame, min_cell: int = 10) -> pl.DataFrame:
+    """The cohort flow (step, female, male, unknown, total) as it may be shown anywhere --
+    the report, the UI, a log: small counts hidden, and a second cell wherever the row
+    total would give one back."""
+    return suppress(flow, ["female", "male", "unknown", "total"],
+                    row_margins=[RowMargin("total", ("female", "male", "unknown"))],
+                    min_cell=min_cell)

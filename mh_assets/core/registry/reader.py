@@ -7,7 +7,8 @@ problems in two kinds, because they need different handling downstream:
 * a *file-level* problem (wrong encoding or delimiter, missing or duplicated columns,
   ragged rows) means the file cannot be trusted at all: it raises
   :class:`ExtractFormatError`, naming file, line, column and what was expected, but
-  never a cell value, since the values are restricted health data;
+  never a cell value, since the values are restricted health data -- an encoding
+  error gives the line and byte offset of the first bad byte, never the line itself;
 * a *row-level* problem (an unparsable date, an unknown sex code, a value that is not
   an ICD-10 code) leaves the file usable: the row is kept, with value-free reasons in
   ``row_issues``, so the cohort selection can set it aside without dropping it.
@@ -36,7 +37,7 @@ from mh_assets.core.registry.columns import (
     unknown_column_name,
 )
 from mh_assets.core.registry.values import parse_columns
-from mh_assets.core.schema import RECORD_NUMBER, ROW_ISSUES
+from mh_assets.core.schema import DROPPED_CODES, RECORD_NUMBER, ROW_ISSUES
 from mh_assets.core.storage import sha256_file
 
 EXTRACT_SUFFIXES = (".csv", ".txt")
@@ -60,6 +61,7 @@ class ExtractFormatError(ValueError):
         column: str | None = None,
         problem: str | None = None,
         found: str | None = None,
+        offset: int | None = None,
     ):
         self.file = file
         self.line = line
@@ -67,9 +69,12 @@ class ExtractFormatError(ValueError):
         self.expected = expected
         self.problem = problem
         self.found = found
+        self.offset = offset  # bytes from the start of the file (0-based, BOM included)
         where = file
         if line is not None:
             where += f", line {line}"
+        if offset is not None:
+            where += f" (byte offset {offset})"
         if column is not None:
             where += f", column '{column}'"
         message = f"{where}: " + (f"{problem}; " if problem else "") + f"expected {expected}"
@@ -113,6 +118,7 @@ def canonical_schema() -> dict[str, pl.DataType]:
     return {
         RECORD_NUMBER: pl.Int64(),
         **{name: canonical_dtype(name) for name in CANONICAL_COLUMNS},
+        DROPPED_CODES: pl.List(pl.String),
         ROW_ISSUES: pl.List(pl.String),
     }
 
@@ -183,26 +189,65 @@ def newest_extract(directory: Path) -> Path:
 # --------------------------------------------------------------------------- bytes
 
 
+def _where(raw: bytes, offset: int) -> dict[str, int]:
+    """The 1-based line and 0-based byte offset of ``raw[offset]`` (never its content)."""
+    return {"line": raw.count(b"\n", 0, offset) + 1, "offset": offset}
+
+
+def _first_binary_byte(raw: bytes) -> int | None:
+    hits = [raw.find(b"\x00"), raw.find(b"\x1f")]
+    control = _BINARY.search(raw[: 1 << 16])
+    hits.append(control.start() if control else -1)
+    hits = [hit for hit in hits if hit >= 0]
+    return min(hits) if hits else None
+
+
 def _decode(raw: bytes, name: str) -> tuple[bytes, str]:
-    """UTF-8 bytes for polars plus the encoding found; Latin-1 is re-encoded."""
-    if b"\x00" in raw or b"\x1f" in raw or _BINARY.search(raw[: 1 << 16]):
+    """UTF-8 bytes for polars plus the encoding found; Latin-1 is re-encoded.
+
+    UTF-8 is tried first. A file that is not valid UTF-8 is read as Windows-1252 /
+    Latin-1 -- unless a byte-order mark or a valid multi-byte UTF-8 character before
+    the first bad byte says it is UTF-8, when that byte is a corruption (or a second
+    encoding pasted in), and the error names its line and byte offset.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
+        raise ExtractFormatError(
+            name,
+            "text in UTF-8 or Latin-1 / Windows-1252 (re-export the file as UTF-8 CSV)",
+            problem="unknown encoding (UTF-16, by its byte-order mark)",
+            **_where(raw, 0),
+        )
+    binary = _first_binary_byte(raw)
+    if binary is not None:
         raise ExtractFormatError(
             name,
             "text in UTF-8 or Latin-1 / Windows-1252",
-            problem="unknown encoding (the file looks binary)",
+            problem="unknown encoding (the file looks binary: a control byte)",
+            **_where(raw, binary),
         )
     if raw.startswith(b"\xef\xbb\xbf"):
-        body, encoding = raw[3:], "utf-8-sig"
+        body, encoding, start = raw[3:], "utf-8-sig", 3
     else:
-        body, encoding = raw, "utf-8"
+        body, encoding, start = raw, "utf-8", 0
     try:
         body.decode("utf-8")
         return body, encoding
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as err:
+        bad = start + err.start
     if encoding == "utf-8-sig":  # a BOM promises UTF-8; broken UTF-8 after it is not Latin-1
         raise ExtractFormatError(
-            name, "valid UTF-8 after the byte-order mark", problem="unknown encoding"
+            name,
+            "valid UTF-8 after the byte-order mark (re-export the file as UTF-8)",
+            problem="unknown encoding: a byte that is not UTF-8",
+            **_where(raw, bad),
+        )
+    if not body[: bad - start].isascii():  # valid multi-byte UTF-8 characters before it
+        raise ExtractFormatError(
+            name,
+            "one encoding throughout: UTF-8 (as the lines before it are), or Latin-1 / "
+            "Windows-1252",
+            problem="unknown encoding: a byte that is not UTF-8 in a UTF-8 file",
+            **_where(raw, bad),
         )
     try:
         text = raw.decode("cp1252")
@@ -324,6 +369,24 @@ def _read_strings(data: bytes, delimiter: str, names: list[str], name: str) -> p
         ) from None
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, or an error that names the path and what to do."""
+    hint = "the path of an extract file (or no path, for the newest in the landing zone)"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        problem, expected = "no such file", hint
+    except IsADirectoryError:
+        problem, expected = "this is a folder, not a file", hint
+    except PermissionError:
+        problem, expected = "the file cannot be read (permission denied)", (
+            "a file this user may read (check its permissions)")
+    except OSError as err:
+        problem, expected = f"the file cannot be read ({err.strerror or type(err).__name__})", (
+            "a readable extract file")
+    raise ExtractFormatError(str(path), expected, problem=problem)
+
+
 def read_extract(path: Path) -> tuple[pl.DataFrame, ExtractInfo]:
     """Read one extract into the canonical schema (see module docstring).
 
@@ -333,7 +396,7 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, ExtractInfo]:
     """
     path = Path(path)
     name = path.name
-    raw_bytes = path.read_bytes()
+    raw_bytes = _read_bytes(path)
     data, encoding = _decode(raw_bytes, name)
     if not data or data.isspace():
         raise ExtractFormatError(

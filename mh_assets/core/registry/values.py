@@ -4,7 +4,10 @@ The registry's usual layout takes a fast fixed-format path; the tolerant parsers
 birth date that lost its leading zero, a date without a time) and the placeholder
 check run only on the few values that need them. What cannot be parsed in a column
 the study uses becomes a value-free reason in ``row_issues``, never an exception: one
-bad row must not block a million good ones.
+bad row must not block a million good ones. A malformed *secondary* diagnosis is not a
+bad row: the code is dropped (set null) and noted in ``dropped_codes`` with its field
+and shape, and the record keeps its principal and other diagnoses; only a malformed or
+missing principal diagnosis makes the row an issue.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from mh_assets.core.registry.columns import (
     STUDY_COLUMNS,
     canonical_dtype,
 )
-from mh_assets.core.schema import DIAGNOSIS_COLUMNS, PRINCIPAL, RECORD_NUMBER, ROW_ISSUES
+from mh_assets.core.schema import (
+    DIAGNOSIS_COLUMNS,
+    DROPPED_CODES,
+    PRINCIPAL,
+    RECORD_NUMBER,
+    ROW_ISSUES,
+)
 
 # ICD-10 shape: letter, digit, alphanumeric, then optionally (dot optional) 1-4
 # alphanumerics. Placeholders of Z's with a trailing letter are a registry convention.
@@ -174,15 +183,36 @@ def _issue_conditions() -> dict[str, pl.Expr]:
         raw, parsed = pl.col(column), pl.col(f"{column}__parsed")
         if column == "Sex":
             issues["Sex unknown"] = ~parsed.is_in([1, 2]).fill_null(False)
+        elif column == PRINCIPAL:
+            issues[f"{column} not ICD-10-shaped"] = _malformed(column)
+            issues[f"{column} missing"] = parsed.is_null()  # a placeholder is no diagnosis
         elif column in DIAGNOSIS_COLUMNS:
-            shaped = parsed.str.contains(ICD10_SHAPE)
-            issues[f"{column} not ICD-10-shaped"] = parsed.is_not_null() & ~shaped
-            if column == PRINCIPAL:  # a placeholder principal diagnosis is no diagnosis
-                issues[f"{column} missing"] = parsed.is_null()
+            continue  # a malformed secondary code is dropped, see _dropped_codes
         else:
             issues[f"{column} missing"] = raw.is_null()
             issues[f"{column} unparsable"] = raw.is_not_null() & parsed.is_null()
     return issues
+
+
+def _malformed(column: str) -> pl.Expr:
+    """A parsed diagnosis value that is not ICD-10-shaped."""
+    parsed = pl.col(f"{column}__parsed")
+    return parsed.is_not_null() & ~parsed.str.contains(ICD10_SHAPE)
+
+
+def code_shape(value: pl.Expr) -> pl.Expr:
+    """A code's shape with its value gone: letters as A, digits as 9 ("F12..1" -> "A99..9")."""
+    return value.str.replace_all(r"[A-Za-z]", "A").str.replace_all(r"[0-9]", "9")
+
+
+def _dropped_codes() -> pl.Expr:
+    """Per row, "<field>: <shape>" for every malformed secondary diagnosis."""
+    labels = [
+        pl.when(_malformed(c)).then(pl.format("{}: {}", pl.lit(c),
+                                              code_shape(pl.col(f"{c}__parsed"))))
+        for c in DIAGNOSIS_COLUMNS if c != PRINCIPAL
+    ]
+    return pl.concat_list(labels).list.drop_nulls()
 
 
 def parse_columns(
@@ -219,13 +249,19 @@ def parse_columns(
     unparsable = {c: int(counts[c]) for c in aux if counts[c]}
 
     issues = reason_lists(parsed.select(**_issue_conditions()))
+    secondary = {c for c in DIAGNOSIS_COLUMNS if c != PRINCIPAL}
+
+    def value(c: str) -> pl.Expr:
+        if c not in present:
+            return pl.lit(None, canonical_dtype(c))
+        if c in secondary:  # a malformed secondary code is dropped, not the record
+            return pl.when(_malformed(c)).then(None).otherwise(pl.col(f"{c}__parsed"))
+        return pl.col(f"{c}__parsed")
+
     out = parsed.select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(RECORD_NUMBER),
-        *[
-            (pl.col(f"{c}__parsed") if c in present else pl.lit(None, canonical_dtype(c)))
-            .alias(c)
-            for c in CANONICAL_COLUMNS
-        ],
+        *[value(c).alias(c) for c in CANONICAL_COLUMNS],
         *[pl.col(c) for c in unknown],
+        _dropped_codes().alias(DROPPED_CODES),
     ).with_columns(issues.alias(ROW_ISSUES))
     return out, placeholders, unparsable

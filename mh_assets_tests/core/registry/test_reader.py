@@ -18,7 +18,7 @@ from mh_assets.core.registry import (
     read_extract,
 )
 from mh_assets.core.registry.columns import CANONICAL_COLUMNS
-from mh_assets.core.schema import DIAGNOSIS_COLUMNS, RECORD_NUMBER, ROW_ISSUES
+from mh_assets.core.schema import DIAGNOSIS_COLUMNS, DROPPED_CODES, RECORD_NUMBER, ROW_ISSUES
 from mh_assets.core.storage import sha256_file
 from mh_assets_tests.support.extracts import (
     ENGLISH_EXTRACT,
@@ -52,7 +52,7 @@ def test_full_reference_header_maps_every_column_in_order(write_extract):
     row[FULL_SPANISH_HEADER.index("Diagnóstico Principal")] = "F29"
     frame, info = read_extract(write_extract(",".join(FULL_SPANISH_HEADER) + "\n" + ",".join(row)))
     assert len(FULL_SPANISH_HEADER) == len(CANONICAL_COLUMNS) == 76
-    assert frame.columns == [RECORD_NUMBER, *CANONICAL_COLUMNS, ROW_ISSUES]
+    assert frame.columns == [RECORD_NUMBER, *CANONICAL_COLUMNS, DROPPED_CODES, ROW_ISSUES]
     assert info.unknown_columns == []
 
 
@@ -176,7 +176,7 @@ def test_unknown_header_is_kept_under_letters_and_digits(write_extract):
     frame, info = read_extract(write_extract(text))
     assert info.unknown_columns == ["CodigoPostal2"]
     assert frame["CodigoPostal2"].to_list() == ["x-1"]
-    assert frame.columns[-2:] == ["CodigoPostal2", ROW_ISSUES]
+    assert frame.columns[-3:] == ["CodigoPostal2", DROPPED_CODES, ROW_ISSUES]
 
 
 def test_blank_lines_are_skipped_and_record_numbers_count_data_rows(write_extract):
@@ -260,10 +260,25 @@ def test_non_icd10_values_become_row_issues_naming_the_column(write_extract, cod
             minimal_extract(f"2018,07112001,2,29032018 0000,02042018 0000,{code},,{code}")
         )
     )
-    assert issues(frame) == [
-        ["PrincipalDiagnosis not ICD-10-shaped", "Diagnosis7 not ICD-10-shaped"]
-    ]
-    assert frame["Diagnosis7"][0] == code  # kept as read: the row is excluded, not altered
+    assert issues(frame) == [["PrincipalDiagnosis not ICD-10-shaped"]]  # the principal only
+    assert frame["PrincipalDiagnosis"][0] == code  # kept as read: the row is excluded
+    assert frame["Diagnosis7"][0] is None  # a bad secondary code is dropped ...
+    assert frame[DROPPED_CODES][0].to_list() == [f"Diagnosis7: {shape_of(code)}"]  # ... noted
+
+
+def shape_of(code: str) -> str:
+    return "".join("A" if c.isalpha() else "9" if c.isdigit() else c for c in code)
+
+
+@pytest.mark.parametrize("code", ["F12..1", "XYZ"])
+def test_a_malformed_secondary_code_is_dropped_and_the_record_kept(write_extract, code):
+    frame, _ = read_extract(write_extract(minimal_extract(
+        f"2018,07112001,2,29032018 0000,02042018 0000,F29,F12.20,{code}")))
+    assert issues(frame) == [[]]
+    assert frame["PrincipalDiagnosis"][0] == "F29" and frame["Diagnosis2"][0] == "F12.20"
+    assert frame["Diagnosis7"][0] is None
+    assert frame[DROPPED_CODES][0].to_list() == [f"Diagnosis7: {shape_of(code)}"]
+    assert code not in str(frame[DROPPED_CODES][0].to_list())  # the shape, never the value
 
 
 def test_missing_principal_diagnosis_is_a_row_issue(write_extract):
@@ -322,11 +337,64 @@ def test_duplicated_headers_name_the_column(write_extract):
     assert "'Sexo' and 'Sex' both map to Sex" in str(err)
 
 
-def test_binary_file_is_rejected_as_unknown_encoding(write_extract):
+def test_binary_file_is_rejected_as_unknown_encoding_at_its_first_control_byte(write_extract):
     err = read_error(write_extract(b"PK\x03\x04\x00\x00binary\x00\xff\xfe" * 10))
-    assert (err.line, err.column) == (None, None)
-    assert "unknown encoding" in str(err)
+    assert (err.line, err.offset, err.column) == (1, 2, None)
+    assert "line 1 (byte offset 2): unknown encoding" in str(err)
     assert "UTF-8" in err.expected and "Latin-1" in err.expected
+
+
+GOOD_ROW = "2018,07112001,2,29032018 0000,02042018 0000,F29,,"
+
+
+def _with_bad_byte(prefix: bytes = b"") -> tuple[bytes, int]:
+    """A UTF-8 extract whose third data row (line 4) holds one byte that is not UTF-8."""
+    head = prefix + minimal_extract(GOOD_ROW, GOOD_ROW).encode()
+    return head + f"2018,07112001,2,29032018 0000,{SECRET}".encode() + b"\xff" + b",F29,,\n", (
+        len(head) + len(f"2018,07112001,2,29032018 0000,{SECRET}"))
+
+
+def test_invalid_utf8_after_a_bom_names_the_line_and_byte_offset_of_the_first_bad_byte(
+    write_extract
+):
+    raw, offset = _with_bad_byte(b"\xef\xbb\xbf")
+    err = read_error(write_extract(raw))
+    assert (err.line, err.offset) == (4, offset)
+    assert f"line 4 (byte offset {offset}): unknown encoding" in str(err)
+    assert "byte-order mark" in err.expected
+    assert SECRET not in str(err)
+
+
+def test_a_bad_byte_in_a_utf8_file_without_bom_names_its_line_not_mojibake(write_extract):
+    raw, offset = _with_bad_byte()  # the header's "Año" is UTF-8: the file is UTF-8
+    err = read_error(write_extract(raw))
+    assert (err.line, err.offset) == (4, offset)
+    assert f"line 4 (byte offset {offset}): unknown encoding" in str(err)
+    assert "UTF-8" in err.expected and "Latin-1" in err.expected
+    assert SECRET not in str(err)
+
+
+def test_a_nul_byte_deep_in_a_text_file_names_its_line(write_extract):
+    text = minimal_extract(GOOD_ROW, GOOD_ROW, GOOD_ROW)
+    lines = text.splitlines(keepends=True)
+    raw = "".join(lines[:3]).encode() + b"2018,\x00" + "".join(lines[3:]).encode()
+    err = read_error(write_extract(raw))
+    assert (err.line, err.offset) == (4, len("".join(lines[:3]).encode()) + 5)
+    assert "looks binary" in str(err)
+
+
+def test_a_utf16_file_is_named_as_such(write_extract):
+    err = read_error(write_extract(minimal_extract(GOOD_ROW).encode("utf-16")))
+    assert (err.line, err.offset) == (1, 0)
+    assert "UTF-16" in str(err) and "re-export the file as UTF-8" in err.expected
+
+
+def test_a_missing_or_unreadable_extract_is_a_format_error_naming_the_path(tmp_path):
+    missing = tmp_path / "RAECMBD_1_20240101-000000.csv"
+    err = read_error(missing)
+    assert err.file == str(missing) and "no such file" in str(err)
+    err = read_error(tmp_path)
+    assert "a folder, not a file" in str(err)
 
 
 def test_tab_separated_file_is_rejected_as_wrong_delimiter(write_extract):
@@ -364,7 +432,9 @@ def test_row_with_too_many_fields_names_its_physical_line(write_extract):
 def test_quoted_delimiters_are_not_field_boundaries(write_extract):
     text = minimal_extract('2018,07112001,2,29032018 0000,02042018 0000,"F29",",F12.20,",""')
     frame, _ = read_extract(write_extract(text))
-    assert frame["Diagnosis2"].to_list() == [",F12.20,"]
+    # one field: the quoted commas did not split it (and, not being a code, it is dropped)
+    assert frame[DROPPED_CODES].to_list() == [["Diagnosis2: ,A99.99,"]]
+    assert frame["PrincipalDiagnosis"].to_list() == ["F29"]
 
 
 BROKEN_FILES = {
