@@ -1,0 +1,84 @@
+"""After a crash: runs whose process is gone, the pool slots they hold, their temp files.
+
+``kill -9`` of ``mh-assets run`` leaves its Dagster run ``STARTED`` in the instance
+forever, holding its ``gpu`` pool slot, so the next run waits for a slot nobody will
+free; and a half-written checkpoint directory (``.mlm.*.tmp``) stays behind. Every run
+``mh-assets run`` starts carries its process id and host as tags; before starting,
+:func:`recover` marks the runs of this host whose process no longer exists as failed
+(with the reason), frees their concurrency slots, and removes the staging files and
+directories that no live run is writing. Training then resumes from its per-epoch
+state (``models/<sex>/.state``), which the atomic checkpoint rename never touched.
+Runs launched from the UI are covered by run monitoring in ``deploy/dagster.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+PID_TAG, HOST_TAG = "mh-assets/pid", "mh-assets/host"
+UNFINISHED = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
+              dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+              dg.DagsterRunStatus.CANCELING]
+
+
+def run_tags() -> dict[str, str]:
+    """The tags that let a later run tell whether this process is still alive."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def dead_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """Unfinished runs started by ``mh-assets run`` on this host whose process is gone."""
+    host = socket.gethostname()
+    runs = instance.get_runs(dg.RunsFilter(statuses=UNFINISHED))
+    return [run for run in runs
+            if run.tags.get(HOST_TAG) == host and run.tags.get(PID_TAG, "").isdigit()
+            and not alive(int(run.tags[PID_TAG]))]
+
+
+def recover(instance: dg.DagsterInstance, artifacts: Path,
+            log: Callable[[str], None] = print) -> list[str]:
+    """Fail the dead runs, free their slots, remove stale staging files; their run ids."""
+    recovered = []
+    for run in dead_runs(instance):
+        pid = run.tags[PID_TAG]
+        instance.report_run_failed(
+            run, f"Its process (pid {pid}) is gone (killed or crashed): marked failed by the "
+            "next mh-assets run, which frees its pool slots and resumes the work.")
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        log(f"recovered run {run.run_id}: its process {pid} is gone; marked failed, pool "
+            "slots freed")
+        recovered.append(run.run_id)
+    if not live_runs(instance):
+        for stale in stale_staging(artifacts):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+            log(f"removed a half-written {stale.relative_to(artifacts)} left by a crash")
+    return recovered
+
+
+def live_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    return [run for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED))
+            if not run.tags.get(PID_TAG, "").isdigit() or alive(int(run.tags[PID_TAG]))]
+
+
+def stale_staging(artifacts: Path) -> list[Path]:
+    """The store's staging names (``.<name>.*.tmp``) anywhere under the artifacts root."""
+    if not artifacts.is_dir():
+        return []
+    return sorted(p for p in artifacts.rglob(".*.tmp") if p.name.startswith("."))
