@@ -62,6 +62,9 @@ class Settings:
     sensor_interval_seconds: int = 30
     check_cron: str = "0 6 * * *"
     refresh_grace_hours: float = 24.0
+    # How long ``mh-assets run`` waits for a gpu pool slot another live run holds
+    # before it gives up with an error naming that run.
+    pool_wait_seconds: int = 3600
 
     def __post_init__(self) -> None:
         problems = [
@@ -252,6 +255,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("MH_CHECK_CRON", "check_cron", str, valid_cron,
           "a cron expression of 5 fields (minute hour day-of-month month day-of-week), "
           "e.g. '0 6 * * *'"),
+    _Rule("MH_POOL_WAIT_SECONDS", "pool_wait_seconds", int,
+          lambda v: _integer(v) and v >= 0, "an integer number of seconds >= 0"),
     _Rule("MH_REFRESH_GRACE_HOURS", "refresh_grace_hours", _number,
           lambda v: isinstance(v, int | float) and math.isfinite(v) and v > 0,
           "a number of hours > 0"),

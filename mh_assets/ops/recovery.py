@@ -82,3 +82,37 @@ def stale_staging(artifacts: Path) -> list[Path]:
     if not artifacts.is_dir():
         return []
     return sorted(p for p in artifacts.rglob(".*.tmp") if p.name.startswith("."))
+
+
+class PoolWaitTimeout(RuntimeError):
+    """A pool slot stayed held by another live run for longer than the setting."""
+
+
+def wait_for_pool(instance: dg.DagsterInstance, pool: str, timeout_s: int,
+                  log: Callable[[str], None] = print, poll_s: float = 5.0) -> float:
+    """Before a stage with ``pool`` steps: wait while every slot of the pool is held by
+    other runs, saying which and for how long at most; seconds waited. Raises
+    :class:`PoolWaitTimeout` after ``timeout_s`` -- a slot is never waited for silently."""
+    import time
+
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return 0.0
+    started, told = time.monotonic(), False
+    while True:
+        info = storage.get_concurrency_info(pool)
+        limit = info.slot_count or info.limit or 0
+        if not limit or info.active_slot_count < limit:
+            return time.monotonic() - started
+        holders = ", ".join(sorted(info.active_run_ids))
+        waited = time.monotonic() - started
+        if waited >= timeout_s:
+            raise PoolWaitTimeout(
+                f"gave up after {waited:.0f} s waiting for a '{pool}' pool slot held by run(s) "
+                f"{holders}: let that run finish or cancel it in the UI, or raise "
+                "MH_POOL_WAIT_SECONDS")
+        if not told:
+            log(f"waiting for a '{pool}' pool slot: all {limit} held by run(s) {holders} "
+                f"(giving up after {timeout_s} s, MH_POOL_WAIT_SECONDS)")
+            told = True
+        time.sleep(poll_s)

@@ -34,9 +34,10 @@ if TYPE_CHECKING:  # what define_asset_job returns (not exported by name)
 from mh_assets.core.cohort import present_sexes
 from mh_assets.core.environment import PROJECT_ROOT
 from mh_assets.core.schema import SEXES
+from mh_assets.defs.executor import GPU_POOL
 from mh_assets.ops.graph import descendants
 from mh_assets.ops.provenance import write_run_provenance
-from mh_assets.ops.recovery import recover, run_tags
+from mh_assets.ops.recovery import PoolWaitTimeout, recover, run_tags, wait_for_pool
 from mh_assets.settings import default_dagster_home
 
 
@@ -124,6 +125,11 @@ def materialize_all(
         if stage.partition_key and stage.partition_key not in present_sexes(platform.store):
             log(f"==> {label} skipped: no patients of this sex in the extract")
             continue
+        if stage.partition_key:  # its GPU steps claim a slot of the gpu pool
+            try:
+                wait_for_pool(instance, GPU_POOL, platform.settings.pool_wait_seconds, log)
+            except PoolWaitTimeout as err:
+                raise RuntimeError(f"Stage '{label}' did not start: {err}") from None
         log(f"==> {label}: " + ", ".join(k.to_user_string() for k in stage.keys))
         job = defs.resolve_job_def(stage.job).with_logger_defs({"console": console_logger})
         result = job.execute_in_process(

@@ -47,3 +47,20 @@ def test_a_run_whose_process_is_gone_is_failed_its_slot_freed_and_its_staging_re
         recover(instance, artifacts, messages.append)
         assert not staging.exists() and finished.exists()
         assert any("process" in m and dead.run_id in m for m in messages)
+
+
+def test_a_slot_held_by_a_live_run_is_waited_for_by_name_then_given_up_on():
+    import pytest
+
+    from mh_assets.ops.recovery import PoolWaitTimeout, wait_for_pool
+
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("gpu", 1)
+        assert wait_for_pool(instance, "gpu", 0, print) < 1.0  # free: no wait, no timeout
+        holder = _started_run(instance, run_tags())
+        storage.claim_concurrency_slot("gpu", holder.run_id, "mlm_checkpoint")
+        said: list[str] = []
+        with pytest.raises(PoolWaitTimeout, match=holder.run_id):
+            wait_for_pool(instance, "gpu", 1, said.append, poll_s=0.2)
+        assert said and holder.run_id in said[0] and "MH_POOL_WAIT_SECONDS" in said[0]
