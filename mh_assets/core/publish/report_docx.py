@@ -42,8 +42,12 @@ def build_report_docx(report: ReportInput) -> bytes:
         doc.add_paragraph(report.subtitle).runs[0].italic = True
     counters = {"table": 0, "figure": 0}
     for section in _sections(report):
+        _orientation(doc, WD_ORIENT.PORTRAIT)
         doc.add_heading(section.title, level=1)
         for item in section.items:
+            # consecutive wide tables share one landscape section; anything else is portrait
+            wide = isinstance(item, ReportTable) and item.frame.width >= WIDE
+            _orientation(doc, WD_ORIENT.LANDSCAPE if wide else WD_ORIENT.PORTRAIT)
             if isinstance(item, ReportTable):
                 counters["table"] += item.number is None
                 _table(doc, item, _label("Table", item.number, counters["table"]), WD_ORIENT,
@@ -57,6 +61,7 @@ def build_report_docx(report: ReportInput) -> bytes:
                 caption.add_run(f"{item.title} {item.caption}".strip())
             else:
                 doc.add_paragraph(str(item))
+    _orientation(doc, WD_ORIENT.PORTRAIT)
     doc.add_heading("Provenance", level=1)
     pairs = flatten(report.provenance)
     if pairs:
@@ -83,8 +88,6 @@ def _sections(report: ReportInput) -> list[Section]:
 def _table(doc, item: ReportTable, label: str, orient, Pt) -> None:
     frame = item.frame
     wide = frame.width >= WIDE
-    if wide:
-        _orientation(doc, orient.LANDSCAPE)
     doc.add_paragraph(style="Caption").add_run(f"{label}. {item.title}").bold = True
     table = doc.add_table(rows=1, cols=frame.width)
     table.style = "Table Grid"
@@ -101,8 +104,6 @@ def _table(doc, item: ReportTable, label: str, orient, Pt) -> None:
                     run.font.size = Pt(8 if wide else 9)
     if item.caption:
         doc.add_paragraph(item.caption).runs[0].font.size = Pt(8)
-    if wide:
-        _orientation(doc, orient.PORTRAIT)
 
 
 def _orientation(doc, orientation) -> None:
