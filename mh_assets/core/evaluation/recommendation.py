@@ -31,6 +31,7 @@ CRITERIA = {OUTCOME_AUROC: True, MASKED_AUROC: True, R2: False, STABILITY: True,
             CLUSTERABLE: True}
 TIE = 0.01
 R2_MARGIN = 0.05  # "encodes the most code count" only when clearly so
+CHANCE = 0.55  # a mean AUROC below this is no prediction at all
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,12 @@ def _sentence(table: pl.DataFrame, run: str, tie: float) -> str:
             not _more(r, reference, MASKED_AUROC, tie) for r in [me, *others]):
         parts.append("No representation predicts the masked diagnoses better than code count "
                      f"alone (AUROC {_f(reference[MASKED_AUROC])}).")
-    if reference and reference[OUTCOME_AUROC] is not None and _at_least(
+    best_outcome = max((r[OUTCOME_AUROC] for r in rows.values()
+                        if r[OUTCOME_AUROC] is not None), default=None)
+    if best_outcome is not None and best_outcome < CHANCE:
+        parts.append(f"No representation predicts the held-out outcomes better than chance "
+                     f"(mean AUROC at most {_f(best_outcome)}).")
+    elif reference and reference[OUTCOME_AUROC] is not None and _at_least(
             reference, me, OUTCOME_AUROC, tie):
         parts.append(f"Code count alone predicts the outcomes as well "
                      f"(AUROC {_f(reference[OUTCOME_AUROC])}).")

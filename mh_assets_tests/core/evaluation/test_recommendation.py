@@ -62,3 +62,13 @@ def test_it_says_when_code_count_alone_does_as_well():
         in found.sentence
     assert "Code count alone predicts the outcomes as well" in found.sentence
     assert found.as_record()["run_representation"] == "transformer"
+
+
+def test_outcomes_nobody_predicts_are_called_chance_not_a_code_count_win():
+    found = recommend(
+        evaluation({"transformer": (0.50, 0.90), "multi-hot categories": (0.51, 0.90),
+                    "n_codes only": (0.52, 0.60)},
+                   {"transformer": 0.5, "multi-hot categories": 0.5, "n_codes only": 1.0}),
+        {}, {}, "transformer")
+    assert "better than chance (mean AUROC at most 0.52)" in found.sentence
+    assert "Code count alone" not in found.sentence
