@@ -27,6 +27,22 @@ COLUMNS: dict[str, str] = {
     "pair": "Pair number by descending similarity (empty when unmatched).",
     "male_label": "Male cluster label.", "female_label": "Female cluster label.",
     "rank": "Rank within the group (1 = most frequent).",
+    "name": "Descriptive cluster name from its most distinctive codes (next to the label).",
+    "male_name": "Descriptive name of the male cluster.",
+    "female_name": "Descriptive name of the female cluster.",
+    "status": "Evaluation: scored, or too rare (fewer than 10 patients with or without the "
+              "outcome). Pairs: matched, closest (not matched) or no partner.",
+    "n_in": "Patients of the cluster with the code (under 10 shown as <10).",
+    "pct_in": "Share of the cluster's patients with the code (%).",
+    "pct_in_ci": "Wilson 95% CI of that share.",
+    "pct_out": "Share of the other patients of the same sex with the code (%).",
+    "pct_out_ci": "Wilson 95% CI of that share.",
+    "lift": "Share in the cluster divided by the share in the whole sex.",
+    "c_df_ipf": "Share in the cluster times ln(patients of the sex / patients with the code) "
+                "(the study's c-DF-IPF).",
+    "rate_ci": "Wilson 95% CI of the rate.", "male_ci": "Wilson 95% CI of the male share.",
+    "female_ci": "Wilson 95% CI of the female share.",
+    "extract_file": "The extract file the record came from.",
     "Year": "Discharge year.", "APRSeverityLevel": "APR-DRG severity of illness (1-4).",
     # counts and shares (suppressed below the minimum cell)
     "size": "Patients in the cluster (counts under 10 shown as <10).",
@@ -82,7 +98,6 @@ COLUMNS: dict[str, str] = {
     "auroc": "Out-of-fold AUROC of a 5-fold cross-validated logistic regression.",
     "ci_low": "Lower bound of the bootstrap 95% CI of the AUROC.",
     "ci_high": "Upper bound of the bootstrap 95% CI of the AUROC.",
-    "status": "scored, or too rare (fewer than 10 patients with or without the outcome).",
     "outcome_auroc": "Mean AUROC over the scored outcomes.",
     "masked_auroc": "Mean AUROC over the scored masked diagnoses.",
     "n_codes_r2": "Out-of-fold R² of codes per patient predicted from the representation "
