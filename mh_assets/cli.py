@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="materialize the whole graph, both sexes, into the "
                          "persistent Dagster instance")
     run.add_argument("--extract", type=Path, default=None,
-                     help="this extract file instead of the newest in MH_EXTRACTS_DIR")
+                     help="this extract file only, instead of the extracts in MH_EXTRACTS_DIR "
+                     "(all of them, combined, or the newest: MH_EXTRACT_MODE)")
     run.add_argument("--preset", choices=PRESETS, default=None)
     run.add_argument("--sex", choices=("female", "male"), action="append", default=None,
                      help="only this partition (repeatable); default both")
@@ -174,7 +175,8 @@ def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> i
         problem = "is a folder, not a file" if extract.is_dir() else "does not exist"
         raise UsageError(
             f"--extract {extract}: {problem}; give the path of an extract file, or leave "
-            f"--extract out to read the newest in MH_EXTRACTS_DIR ({settings.extracts_dir})")
+            f"--extract out to read the extracts in MH_EXTRACTS_DIR ({settings.extracts_dir}; "
+            f"MH_EXTRACT_MODE={settings.extract_mode})")
     try:
         instance = ensure_instance()
     except OSError as err:

@@ -32,6 +32,8 @@ from mh_assets.core.environment import PROJECT_ROOT
 from mh_assets.core.modelling.config import PRESETS
 
 EXECUTORS = ("multiprocess", "k8s")
+#: ``all``: every extract in the landing zone, combined (years add up); ``newest``: one.
+EXTRACT_MODES = ("all", "newest")
 
 
 class SettingsError(ValueError):
@@ -45,6 +47,9 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     extracts_dir: Path = PROJECT_ROOT / "data" / "extracts"
+    # "all": registry_extract combines every extract in the landing zone (deliveries
+    # of different years add up); "newest": only the newest file, as before.
+    extract_mode: str = "all"
     artifacts_dir: Path = PROJECT_ROOT / "artifacts"
     preset: str = "demo"
     # "simple-icd-10-cm" (packaged ICD-10-CM, offline), or a path to a CMS
@@ -239,6 +244,8 @@ def valid_cron(expression: Any) -> bool:
 
 _RULES: tuple[_Rule, ...] = (
     _Rule("MH_PRESET", "preset", str, lambda v: v in PRESETS, "one of " + ", ".join(PRESETS)),
+    _Rule("MH_EXTRACT_MODE", "extract_mode", str, lambda v: v in EXTRACT_MODES,
+          "one of " + ", ".join(EXTRACT_MODES)),
     _Rule("MH_EXECUTOR", "executor", str, lambda v: v in EXECUTORS,
           "one of " + ", ".join(EXECUTORS)),
     _Rule("MH_COVERAGE_EXACT", "coverage.exact", _number, _share, "a number in (0, 1]"),

@@ -54,6 +54,7 @@ def test_every_invalid_variable_is_reported_at_once_one_line_each():
     ("MH_REFRESH_GRACE_HOURS", "inf", "a number of hours > 0"),
     ("MH_CHECK_CRON", "every day", "a cron expression of 5 fields"),
     ("MH_CHECK_CRON", "0 6 30 2 *", "a cron expression of 5 fields"),
+    ("MH_EXTRACT_MODE", "latest", "one of all, newest"),
 ])
 def test_a_value_out_of_range_names_what_is_allowed(variable, value, expected):
     (problem,) = _problems({variable: value})
@@ -82,6 +83,13 @@ def test_boundaries_spaces_and_empty_values_are_accepted():
     assert settings.preset == "demo"  # empty counts as unset
     assert settings.check_cron == "*/15 6-18 * * mon-fri" and settings.executor == "k8s"
     assert settings.refresh_grace_hours == 0.5
+
+
+def test_extract_mode_defaults_to_all_and_accepts_newest():
+    assert Settings.from_env({}).extract_mode == "all"
+    assert Settings.from_env({"MH_EXTRACT_MODE": " newest "}).extract_mode == "newest"
+    with pytest.raises(SettingsError, match="MH_EXTRACT_MODE='every'"):
+        Settings(extract_mode="every")
 
 
 def test_settings_built_in_code_are_checked_the_same_way():

@@ -30,6 +30,8 @@ MATERIALIZED = (RESTRICTED, MODELS, REFERENCE, TABLES, FIGURES, REPORT_DIR, PROV
 # ------------------------------------------------------------------ ingest and cohort
 EXTRACT = f"{RESTRICTED}/extract.parquet"
 EXTRACT_INFO = f"{RESTRICTED}/extract_info.json"
+#: The files the parsed extract was built from: name, sha256, rows, duplicates dropped.
+EXTRACT_FILES = f"{RESTRICTED}/extract_files.json"
 #: Whether the extract was generated (its ground-truth file sat beside it at ingest).
 EXTRACT_ORIGIN = f"{RESTRICTED}/extract_origin.json"
 COHORT = f"{RESTRICTED}/cohort.parquet"

@@ -9,14 +9,19 @@ The design, in three parts:
    counts a file only when its size and modification time are the same as on the
    previous tick -- a file still being copied waits a tick. A complete file is
    identified by the sha256 of its content: the hash is the run key and goes into
-   the cursor (stored in the Dagster instance, so it survives restarts), hence the
-   same content never triggers twice, renamed or copied. Content that is already the
-   data version of the latest ``registry_extract`` (e.g. after ``make demo``) does not
-   trigger either. The sensor requests one run of ``registry_extract`` pinned to that
-   file through run config (``ops.registry_extract.config.extract``), together with
-   ``icd_descriptors`` so a fresh instance has every root. When several new
-   extracts complete on the same tick, only the newest is ingested (the graph holds one
-   extract), the others are marked handled.
+   the cursor (stored in the Dagster instance, so it survives restarts), hence in
+   ``newest`` mode the same content never triggers twice, renamed or copied. Content
+   that is already the data version of the latest ``registry_extract`` (e.g. after
+   ``make demo``) does not trigger either. With ``MH_EXTRACT_MODE=all`` (the default)
+   the unit is the *set* of complete files: its digest (sha256 of the sorted
+   name/sha256 pairs; one file's own sha256) is the run key and the cursor entry,
+   nothing is requested while any file is still arriving, and the run pins
+   ``registry_extract`` to the whole set (``ops.registry_extract.config.extracts``), so
+   adding a year's delivery refreshes once over all of them. With ``newest`` the sensor
+   requests one run of ``registry_extract`` pinned to the new file
+   (``ops.registry_extract.config.extract``); when several new extracts complete on the
+   same tick, only the newest is ingested, the others are marked handled. Either run
+   includes ``icd_descriptors`` so a fresh instance has every root.
 
 2. **Every other asset carries an automation condition** (:func:`refresh_condition`)
    and the automation sensor ``refresh_automation`` (running by default) evaluates

@@ -1,10 +1,16 @@
-"""Registry ingestion: the newest extract in the landing zone, parsed into one schema.
+"""Registry ingestion: the extracts in the landing zone, parsed into one schema.
 
-The extract's sha256 is its data version, so everything downstream is marked stale
-in the UI the moment a different file is read.
+With ``MH_EXTRACT_MODE=all`` (the default) every extract is read and combined
+(:func:`mh_assets.core.registry.combine_extracts`: deliveries of different years add
+up, episodes an earlier file holds are dropped, each row names its file); with
+``newest`` only the newest file is read. Run config can pin one file (``extract``) or
+a set (``extracts``, what the new-extract sensor sends). The data version is the
+sha256 of the set (of the one file, for a single pinned file or in ``newest`` mode),
+so everything downstream is marked stale in the UI the moment other data is read.
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -18,9 +24,37 @@ from mh_assets.defs.resources import PlatformParam
 
 
 class ExtractConfig(dg.Config):
-    """Pick one extract file instead of the newest in the landing zone."""
+    """Pick one extract file (``extract``), or a set of files to combine (``extracts``),
+    instead of what ``MH_EXTRACT_MODE`` takes from the landing zone."""
 
     extract: str | None = None
+    extracts: list[str] | None = None
+
+
+def _read(config: ExtractConfig, settings) -> tuple[list[Path], pl.DataFrame,
+                                                    registry.ExtractInfo,
+                                                    registry.CombinedInfo | None]:
+    """The files read, the frame, its info, and the per-file list when combined."""
+    if config.extract or (not config.extracts and settings.extract_mode == "newest"):
+        path = (Path(config.extract) if config.extract
+                else registry.newest_extract(settings.extracts_dir))
+        frame, info = registry.read_extract(path)
+        frame = frame.with_columns(pl.lit(path.name, pl.String).alias(registry.EXTRACT_FILE))
+        info = replace(info, columns={c: str(t) for c, t in frame.schema.items()})
+        return [path], frame, info, None
+    if config.extracts:
+        paths = [Path(p) for p in config.extracts]
+    else:
+        registry.newest_extract(settings.extracts_dir)  # the same error for an empty zone
+        paths = registry.find_extracts(settings.extracts_dir)
+    frame, combined = registry.combine_extracts(paths)
+    return sorted(paths, key=lambda p: p.name), frame, combined.info, combined
+
+
+def _single(path: Path, info: registry.ExtractInfo) -> registry.CombinedInfo:
+    """The per-file list of a frame read from one file."""
+    return registry.CombinedInfo(
+        info, (registry.ExtractFile(path.name, info.sha256, info.rows, info.rows, 0),), 0)
 
 
 def _fail(err: registry.ExtractFormatError) -> dg.Failure:
@@ -50,33 +84,40 @@ def _dropped_codes(frame: pl.DataFrame, min_cell: int) -> pl.DataFrame:
 
 @dg.asset(
     group_name="ingest",
-    code_version="2",
+    code_version="3",
     kinds={"polars", "csv"},
-    description="The newest RAE-CMBD extract in the landing zone, parsed to one English-named "
-    "schema (restricted/extract.parquet). Data version = the file's sha256.",
+    description="The RAE-CMBD extracts in the landing zone (MH_EXTRACT_MODE=all: every file, "
+    "combined, exact duplicate episodes dropped, `extract_file` naming each row's file; "
+    "newest: the newest file), parsed to one English-named schema "
+    "(restricted/extract.parquet; the files in restricted/extract_files.json). Data "
+    "version = the sha256 of the set of files (name, sha256), or of the one file read.",
 )
 def registry_extract(
     context: dg.AssetExecutionContext, config: ExtractConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
     settings = platform.settings
     try:
-        path = Path(config.extract) if config.extract else registry.newest_extract(
-            settings.extracts_dir
-        )
-        context.log.info(f"Reading extract {path.name}")
-        frame, info = registry.read_extract(path)
+        paths, frame, info, combined = _read(config, settings)
     except registry.ExtractFormatError as err:
         raise _fail(err) from None
+    context.log.info(f"Read {info.file_name}")
+    files = combined or _single(paths[0], info)
     store = platform.store
     store.write_parquet(layout.EXTRACT, frame)
     store.write_text(layout.EXTRACT_INFO, info.to_json())
-    synthetic = truth_path_for(path).exists()  # the generator's answer key sits beside it
+    store.write_text(layout.EXTRACT_FILES, files.files_json())
+    # the generator's answer key sits beside a synthetic file; any one makes the data so
+    synthetic = any(truth_path_for(path).exists() for path in paths)
     dropped = _dropped_codes(frame, settings.min_cell)
     store.write_text(layout.EXTRACT_ORIGIN, json.dumps({"synthetic": synthetic}))
-    context.log.info(f"Parsed {info.rows} rows ({info.header_language} headers, {info.encoding})")
+    context.log.info(f"Parsed {info.rows} rows ({info.header_language} headers, {info.encoding})"
+                     + (f"; {files.duplicates} duplicate episodes across files dropped"
+                        if combined else ""))
     return dg.MaterializeResult(
         metadata={
             **info.as_metadata(),
+            "extract_files": dg.MetadataValue.json(files.files_metadata()),
+            "duplicates_dropped": files.duplicates,
             "synthetic": synthetic,
             "dropped_codes": md_table(dropped),
             "dagster/row_count": info.rows,
@@ -84,7 +125,8 @@ def registry_extract(
                 columns=[dg.TableColumn(name, dtype) for name, dtype in info.columns.items()]
             ),
             **provenance_metadata(context, settings, with_inputs=False),
-            **artifacts_metadata(layout.EXTRACT, layout.EXTRACT_INFO, layout.EXTRACT_ORIGIN),
+            **artifacts_metadata(layout.EXTRACT, layout.EXTRACT_INFO, layout.EXTRACT_FILES,
+                                 layout.EXTRACT_ORIGIN),
         },
         data_version=dg.DataVersion(info.sha256),
     )

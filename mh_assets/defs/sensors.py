@@ -2,10 +2,13 @@
 
 * ``new_extract_sensor`` (running by default) watches ``MH_EXTRACTS_DIR`` through
   :mod:`mh_assets.ops.landing` and requests one run of the roots
-  (``registry_extract`` pinned to the new file, plus ``icd_descriptors``) per new
-  content hash; ``refresh_automation`` (:mod:`.automation`) refreshes the rest.
-  When several new extracts complete on the same tick, only the newest is ingested
-  (the graph holds one extract), the others are marked handled.
+  (``registry_extract`` plus ``icd_descriptors``); ``refresh_automation``
+  (:mod:`.automation`) refreshes the rest. With ``MH_EXTRACT_MODE=all`` (default) the
+  run is pinned to the set of complete files and keyed by the set's digest: a file
+  added gives one run over all of them, the same set never a second, and nothing is
+  requested while a file is still arriving. With ``newest`` it is pinned to the new
+  file, one run per new content hash; when several new extracts complete on the same
+  tick, only the newest is ingested, the others are marked handled.
 * ``run_provenance`` writes ``provenance/<run_id>.json`` for every finished run
   launched from the UI, a sensor or the schedule (``mh-assets run`` writes its own).
 
@@ -18,10 +21,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from mh_assets.core.registry import combined_label
 from mh_assets.defs.resources import PlatformParam
 from mh_assets.ops.landing import (
     SENSOR_TARGETS,
     LandingCursor,
+    LandingSet,
+    complete_set,
     ingested_sha256,
     scan_landing_zone,
 )
@@ -43,15 +49,34 @@ def extract_run_request(path: Path, sha256: str) -> dg.RunRequest:
     )
 
 
+def extracts_run_request(landing: LandingSet) -> dg.RunRequest:
+    """The sensor's run in ``all`` mode: both roots, ``registry_extract`` pinned to the
+    set of complete files, keyed by the set's digest."""
+    return dg.RunRequest(
+        run_key=f"extract-{landing.digest}",
+        asset_selection=list(SENSOR_TARGETS),
+        run_config={"ops": {"registry_extract": {"config": {
+            "extracts": [str(p) for p in landing.paths]}}}},
+        tags={TRIGGER_TAG: "new-extract", SHA_TAG: landing.digest,
+              FILE_TAG: combined_label([p.name for p in landing.paths])},
+    )
+
+
 def _new_extract(
     context: dg.SensorEvaluationContext, platform: PlatformParam
 ) -> dg.SensorResult:
     cursor = LandingCursor.parse(context.cursor)
-    scan = scan_landing_zone(
-        platform.settings.extracts_dir, cursor, ingested_sha256(context.instance)
-    )
+    ingested = ingested_sha256(context.instance)
+    scan = scan_landing_zone(platform.settings.extracts_dir, cursor, ingested)
     requests: list[dg.RunRequest] = []
-    if scan.new:
+    if platform.settings.extract_mode == "all":
+        landing = complete_set(scan)
+        if landing is not None and landing.digest not in scan.cursor.handled | ingested:
+            requests.append(extracts_run_request(landing))
+            scan.cursor.handled.add(landing.digest)
+            context.log.info(f"The landing zone holds a new set of {len(landing.paths)} "
+                             f"extract(s) (sha256 {landing.digest[:12]}...): refreshing")
+    elif scan.new:
         (path, digest), superseded = scan.new[0], scan.new[1:]
         requests.append(extract_run_request(path, digest))
         scan.cursor.handled.add(digest)
@@ -76,8 +101,9 @@ def new_extract_sensor(settings: Settings) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=settings.sensor_interval_seconds,
         description="Refreshes the graph when a new, complete extract lands in "
-        "MH_EXTRACTS_DIR (identified by content sha256: the same content never triggers "
-        "twice).",
+        "MH_EXTRACTS_DIR. MH_EXTRACT_MODE=all: one run over every complete file, keyed by "
+        "the digest of the set (the same set never triggers twice); newest: one run per "
+        "new file content sha256.",
     )
 
 

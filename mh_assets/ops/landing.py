@@ -3,8 +3,11 @@
 A file counts only when its size and modification time are the same as on the
 previous tick (a file still being copied waits a tick); a complete file is
 identified by the sha256 of its content, so the same content never triggers twice,
-renamed or copied. What the sensor remembers lives in :class:`LandingCursor`,
-serialised into the Dagster instance so it survives restarts.
+renamed or copied. With ``MH_EXTRACT_MODE=all`` the unit is the *set* of complete
+files instead (:func:`complete_set`): its digest, over the sorted (file name, sha256)
+pairs, is what is remembered, so the same set never triggers twice and a file added
+(removed, changed) gives a new set. What the sensor remembers lives in
+:class:`LandingCursor`, serialised into the Dagster instance so it survives restarts.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from mh_assets.core.registry import find_extracts
+from mh_assets.core.registry import combined_digest, find_extracts
 from mh_assets.core.storage import sha256_file
 
 EXTRACT_KEY = dg.AssetKey("registry_extract")
@@ -65,6 +68,24 @@ class ScanResult:
     cursor: LandingCursor
     new: list[tuple[Path, str]]  # complete, never-handled extracts, newest first
     waiting: list[str]  # names seen for the first time or still changing
+    complete: list[tuple[Path, str]] = field(default_factory=list)  # every complete file
+
+
+@dataclass(frozen=True)
+class LandingSet:
+    """The complete files of the landing zone as one unit (``MH_EXTRACT_MODE=all``)."""
+
+    digest: str  # combined_digest of the (name, sha256) pairs
+    paths: list[Path]  # by name
+
+
+def complete_set(scan: ScanResult) -> LandingSet | None:
+    """The set of complete files, or None while any file is still arriving (a run now
+    would be superseded a tick later) or when there is none."""
+    if scan.waiting or not scan.complete:
+        return None
+    paths = sorted((path for path, _ in scan.complete), key=lambda p: p.name)
+    return LandingSet(combined_digest((p.name, sha) for p, sha in scan.complete), paths)
 
 
 def scan_landing_zone(
@@ -79,6 +100,7 @@ def scan_landing_zone(
     files: dict[str, FileState] = {}
     new: list[tuple[Path, str]] = []
     waiting: list[str] = []
+    complete: list[tuple[Path, str]] = []
     for path in find_extracts(directory):  # newest first
         try:
             stat = path.stat()
@@ -92,13 +114,15 @@ def scan_landing_zone(
             continue
         digest = previous.sha256 or sha256_file(path)
         files[path.name] = FileState(stat.st_size, stat.st_mtime_ns, digest)
+        complete.append((path, digest))
         if digest not in known and all(digest != sha for _, sha in new):
             new.append((path, digest))
-    return ScanResult(LandingCursor(files, set(cursor.handled)), new, waiting)
+    return ScanResult(LandingCursor(files, set(cursor.handled)), new, waiting, complete)
 
 
 def ingested_sha256(instance: dg.DagsterInstance) -> set[str]:
-    """The content hash of the extract the latest ``registry_extract`` was built from."""
+    """The data version of the latest ``registry_extract``: the content hash of the file
+    it was built from, or the digest of the set of files it combined."""
     record = instance.get_latest_materialization_event(EXTRACT_KEY)
     if record is None or record.asset_materialization is None:
         return set()

@@ -187,6 +187,13 @@ def format_lineage(lineage: Lineage) -> str:
     if extract is not None:
         lines.append(f"  extract: {extract.metadata.get('file_name', '?')}  "
                      f"sha256 {extract.metadata.get('sha256', extract.data_version)}")
+        files = extract.metadata.get("extract_files") or []
+        if len(files) > 1:  # a combined extract: the set of files it was built from
+            for item in files:
+                lines.append(f"    {item.get('file_name', '?')}  sha256 {item.get('sha256', '?')}"
+                             f"  rows {item.get('rows', '?')}")
+            lines.append(f"    duplicate episodes dropped: "
+                         f"{extract.metadata.get('duplicates_dropped', '?')}")
     lines.append("")
     lines.append("Chain (upstream first; each the materialization the next was built from):")
     for step in [*lineage.ancestors, lineage.writer]:

@@ -35,7 +35,7 @@ FIELDS = (PRESET, GIT_COMMIT, RUN_ID, INPUT_DATA_VERSIONS, SETTINGS, LIBRARIES)
 # Metadata worth carrying into provenance and lineage (exact keys; also any "*sha256").
 KEY_METADATA = (
     "file_name", "size_bytes", "rows", "dagster/row_count", "artifacts", "path", "figures",
-    "source", "edition",
+    "source", "edition", "extract_files", "duplicates_dropped",
 )
 RUN_TAG_PREFIXES = ("mh-assets/", "dagster/partition", "dagster/sensor_name",
                     "dagster/schedule_name", "dagster/backfill", "dagster/from_automation")

@@ -75,6 +75,8 @@ def test_extract_config_picks_one_file_over_the_newest(platform, instance):
         run_config={"ops": {"registry_extract": {"config": {"extract": str(older)}}}},
     )
     assert result.success
+    frame = pl.read_parquet(platform.artifacts / "restricted/extract.parquet")
+    assert frame.height == 600 and set(frame["extract_file"]) == {older.name}  # that file only
     assert not _materialize(instance, ["registry_extract"]).success  # newest is broken
 
 
@@ -259,3 +261,109 @@ def test_input_data_versions_name_the_same_sex_partition_of_the_upstream(platfor
     assert versions["descriptor_corpus"] == male.tags["dagster/data_version"]
     versions = metadata.input_data_versions(Context("female"), [corpus])
     assert versions["descriptor_corpus"] == female.tags["dagster/data_version"]
+
+
+# ------------------------------------------------------------------ extracts that add up
+LATER = "RAECMBD_454_20250101-000000.csv"  # a later delivery, named as the registry does
+
+
+def _land_second_extract(platform, overlap: int = 5):
+    """A second synthetic delivery in the landing zone that repeats ``overlap`` episodes
+    of the first (the deliveries overlap): returns its path."""
+    from datetime import datetime
+
+    from mh_assets_tests.support.platform import make_platform
+
+    second = make_platform(platform.extracts.parent / "second", patients=200, seed=12,
+                           timestamp=datetime(2025, 1, 1)).extract
+    first_lines = platform.extract.read_bytes().splitlines(keepends=True)
+    second_lines = second.read_bytes().splitlines(keepends=True)
+    assert first_lines[0] == second_lines[0]  # the same layout, so rows compare
+    landed = platform.extracts / LATER
+    landed.write_bytes(b"".join(second_lines + first_lines[1:1 + overlap]))
+    return landed
+
+
+def _extract_event(instance):
+    return instance.get_latest_materialization_event(
+        dg.AssetKey("registry_extract")).asset_materialization
+
+
+def test_all_mode_holds_the_rows_of_both_extracts_and_drops_their_shared_episodes(
+    platform, instance
+):
+    from mh_assets.core import layout
+    from mh_assets.core.registry import ExtractInfo, combined_digest
+    from mh_assets.core.storage import sha256_file
+
+    landed = _land_second_extract(platform, overlap=5)
+    assert _materialize(instance, ["registry_extract", "cohort", "excluded_records"]).success
+    frame = pl.read_parquet(platform.artifacts / layout.EXTRACT)
+    assert frame.height == 600 + 200  # the 5 re-delivered episodes are dropped
+    assert frame["record_number"].to_list() == list(range(1, 801))
+    by_file = dict(frame.group_by("extract_file").len().iter_rows())
+    assert by_file == {platform.extract.name: 600, landed.name: 200}
+    assert frame["extract_file"][:600].to_list() == [platform.extract.name] * 600  # name order
+
+    digest = combined_digest([(platform.extract.name, sha256_file(platform.extract)),
+                              (landed.name, sha256_file(landed))])
+    event = _extract_event(instance)
+    assert event.tags["dagster/data_version"] == digest
+    assert event.metadata["duplicates_dropped"].value == 5
+    assert [(f["file_name"], f["rows"], f["duplicates"])
+            for f in event.metadata["extract_files"].value] == [
+        (platform.extract.name, 600, 0), (landed.name, 205, 5)]
+
+    info = ExtractInfo.from_json((platform.artifacts / layout.EXTRACT_INFO).read_text())
+    assert (info.sha256, info.rows) == (digest, 800)
+    assert info.file_name == f"2 extracts: {platform.extract.name}, {landed.name}"
+    files = json.loads((platform.artifacts / layout.EXTRACT_FILES).read_text())
+    assert [f["sha256"] for f in files["files"]] == [sha256_file(platform.extract),
+                                                     sha256_file(landed)]
+    cohort = pl.read_parquet(platform.artifacts / layout.COHORT)
+    excluded = pl.read_parquet(platform.artifacts / layout.EXCLUDED_RECORDS)
+    assert cohort.height + excluded.height == 800
+    assert cohort["patient_id"].n_unique() == cohort.height  # ids stay unique over files
+    assert set(cohort["extract_file"]) == {platform.extract.name, landed.name}
+
+
+def test_all_mode_data_version_changes_when_a_file_is_added_and_holds_for_the_same_set(
+    platform, instance
+):
+    from mh_assets.core import layout
+    from mh_assets.core.storage import sha256_file
+
+    assert _materialize(instance, ["registry_extract", "cohort", "excluded_records"]).success
+    alone = _extract_event(instance).tags["dagster/data_version"]
+    assert alone == sha256_file(platform.extract)  # one file: its own sha256, as before
+    _land_second_extract(platform)
+    versions, ids = [], []
+    for _ in range(2):
+        assert _materialize(instance, ["registry_extract", "cohort",
+                                       "excluded_records"]).success
+        versions.append(_extract_event(instance).tags["dagster/data_version"])
+        ids.append(pl.read_parquet(platform.artifacts / layout.COHORT)["patient_id"].to_list())
+    assert versions[0] == versions[1] != alone
+    assert ids[0] == ids[1]  # the same set of files: the same pseudonymous ids
+
+
+def test_newest_mode_takes_only_the_newest_extract(platform, instance, monkeypatch):
+    from mh_assets.core import layout
+    from mh_assets.core.storage import sha256_file
+
+    landed = _land_second_extract(platform)
+    monkeypatch.setenv("MH_EXTRACT_MODE", "newest")
+    assert _materialize(instance, ["registry_extract"]).success
+    frame = pl.read_parquet(platform.artifacts / layout.EXTRACT)
+    assert frame.height == 205 and set(frame["extract_file"]) == {landed.name}
+    assert _extract_event(instance).tags["dagster/data_version"] == sha256_file(landed)
+
+
+def test_all_mode_a_broken_file_among_the_extracts_fails_naming_it(platform, instance):
+    header = platform.extract.read_text(encoding="utf-8").splitlines()[0]
+    bad = platform.extracts / "RAECMBD_1_20000101-000000.csv"  # the oldest, not the newest
+    bad.write_text(header + "\n" + "1,2,3\n", encoding="utf-8")
+    result = _materialize(instance, ["registry_extract"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert f"{bad.name}, line 2" in failure.step_failure_data.error.message

@@ -57,6 +57,31 @@ def test_lineage_shows_the_extract_a_file_was_built_from_not_a_later_one(materia
         assert materialize(instance, ["registry_extract"]).success
 
 
+REFRESH = ["registry_extract", "cohort", "excluded_records", "sud_by_sex_table"]
+
+
+def test_lineage_of_a_combined_extract_lists_every_file_it_was_built_from(materialized):
+    from mh_assets.core.registry import combined_digest
+
+    platform, instance = materialized.platform, materialized.instance
+    later = platform.extracts / "RAECMBD_2_20300101-000000.csv"  # overlaps the first fully
+    later.write_bytes(platform.extract.read_bytes())
+    try:
+        assert materialize(instance, REFRESH).success
+        lineage = build_lineage(platform.artifacts / "tables/sud_by_sex.csv", instance,
+                                load_defs(), platform.artifacts)
+        digest = combined_digest([(p.name, sha256_file(p)) for p in (platform.extract, later)])
+        assert lineage.extract.metadata["sha256"] == digest == lineage.extract.data_version
+        assert lineage.extract.metadata["duplicates_dropped"] == 300
+        text = format_lineage(lineage)
+        for path in (platform.extract, later):
+            assert f"{path.name}  sha256 {sha256_file(path)}" in text
+        assert "duplicate episodes dropped: 300" in text
+    finally:
+        later.unlink()
+        assert materialize(instance, REFRESH).success
+
+
 def test_lineage_of_an_unknown_file_says_so(materialized):
     stray = materialized.platform.artifacts / "tables" / "not_written_by_any_asset.csv"
     stray.write_text("x\n")

@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+from mh_assets.core.registry import combined_digest
 from mh_assets.core.storage import sha256_file
 from mh_assets.settings import PROJECT_ROOT
 from mh_assets_tests.support.platform import make_platform
@@ -70,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     os.chmod(platform.home, 0o700)
     env = {
         "DAGSTER_HOME": str(platform.home), "MH_EXTRACTS_DIR": str(platform.extracts),
-        "MH_ARTIFACTS_DIR": str(platform.artifacts), "MH_PRESET": "demo",
+        "MH_ARTIFACTS_DIR": str(platform.artifacts), "MH_PRESET": "demo", "MH_EXTRACT_MODE": "all",
         "MH_SENSOR_INTERVAL_SECONDS": str(SENSOR_INTERVAL), "DAGSTER_DISABLE_TELEMETRY": "yes",
     }
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -154,20 +155,22 @@ def test_a_user_materializes_in_the_ui_and_a_new_extract_refreshes_once(server):
     assert "descriptor_corpus" in texts["corpus"] and "50% filled" in texts["corpus"]  # female
     assert "Passed (1)" in texts["checks"] and "Missing (1)" in texts["checks"]  # male not run
 
-    # A second extract lands: the sensor refreshes once, with automation back on.
+    # A second extract lands: the sensor refreshes once, with automation back on. With
+    # MH_EXTRACT_MODE=all (the default) the run covers both files, keyed by the set.
     second = make_platform(root / "second", patients=300, seed=22).extract
-    digest = sha256_file(second)
     dev.start_sensor("refresh_automation")
     landed = platform.extracts / "RAECMBD_455_20250101-000000.csv"
     shutil.copy(second, landed)
+    digest = combined_digest([(platform.extract.name, sha256_file(platform.extract)),
+                              (landed.name, sha256_file(landed))])
     sensor_runs = _wait(lambda: dev.runs({"mh-assets/extract_sha256": digest}),
                         timeout=120, what="the new-extract sensor's run", server=dev)
     assert len(sensor_runs) == 1
-    assert _tags(sensor_runs[0])["mh-assets/extract"] == landed.name
+    assert _tags(sensor_runs[0])["mh-assets/extract"] == (
+        f"2 extracts: {platform.extract.name}, {landed.name}")
     assert dev.wait_for_run(sensor_runs[0]["runId"], timeout=300) == "SUCCESS"
 
-    # the same content again under another name: no second refresh
-    shutil.copy(second, platform.extracts / "copy-of-the-same-extract.csv")
+    # the same set of files on later ticks: no second refresh
     time.sleep(4 * SENSOR_INTERVAL)
     assert len(dev.runs({"mh-assets/extract_sha256": digest})) == 1
 
