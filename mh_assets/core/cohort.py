@@ -336,3 +336,13 @@ def present_sexes(store) -> list[str]:
 
     path = store.path(layout.COHORT_FLOW)
     return sexes_with_patients(pl.read_csv(path)) if path.exists() else ["female", "male"]
+
+
+def analysed_sexes(store) -> list[str]:
+    """The present sexes whose partition has been clustered (its code profiles exist):
+    what the cross-sex tables, maps and report can be built from -- e.g. after
+    ``mh-assets run --sex female`` on a fresh instance, only the female one."""
+    from mh_assets.core import layout
+
+    return [sex for sex in present_sexes(store)
+            if store.path(layout.profile(sex, "codes")).exists()]

@@ -6,7 +6,7 @@ import polars as pl
 from mh_assets.core import layout
 from mh_assets.core.clustering import pairs
 from mh_assets.core.clustering.io import read_assignments, read_embeddings
-from mh_assets.core.cohort import present_sexes
+from mh_assets.core.cohort import analysed_sexes as present_sexes
 from mh_assets.core.publish import cluster_table as tables
 from mh_assets.core.publish import maps
 from mh_assets.core.schema import SEXES

@@ -12,7 +12,7 @@ import json
 import polars as pl
 
 from mh_assets.core import layout
-from mh_assets.core.cohort import present_sexes
+from mh_assets.core.cohort import analysed_sexes, present_sexes
 from mh_assets.core.publish.report import ReportFigure, ReportTable, Section
 from mh_assets.core.publish.suppression import suppress_flow
 from mh_assets.core.schema import SEXES
@@ -266,7 +266,7 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
     """The report's sections in reading order, and the validity section."""
     figures_dir = store.path(layout.FIGURES)
     descriptive_figures = sorted(p.stem for p in figures_dir.glob("fig*.png"))
-    absent = [sex for sex in SEXES if sex not in present_sexes(store)]
+    absent = [sex for sex in SEXES if sex not in analysed_sexes(store)]
     maps = sorted(p.stem for p in figures_dir.glob("*_map_*.png")
                   if not p.stem.endswith(tuple(f"_{sex}" for sex in absent)))
     from mh_assets.core.clustering.verdict import NOT_SUPPORTED
@@ -288,7 +288,7 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
     cluster_maps = Section("Cluster maps", [_catalog_figure(store, s) for s in maps])
     validity = Section("Validity", [
         item
-        for sex in present_sexes(store)
+        for sex in analysed_sexes(store)
         for item in (
             _catalog_figure(store, f"k_selection_{sex}"),
             _readable_table(store, layout.table(f"k_selection_{sex}"), f"k selection ({sex})",

@@ -37,7 +37,7 @@ def code_count_one_hot(corpus: pl.DataFrame) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def confounded():
-    return synthetic_corpora(SyntheticSpec(patients=2000, seed=6, scenario="confounded"))
+    return synthetic_corpora(SyntheticSpec(patients=1400, seed=6, scenario="confounded"))
 
 
 @pytest.fixture(scope="module")
