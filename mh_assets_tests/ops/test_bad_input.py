@@ -16,6 +16,9 @@ Command line
     exit 2 with the path or the choices, no traceback.
 
 Extracts
+  * empty, header only, binary, a truncated line, missing or duplicated columns, the
+    wrong delimiter, UTF-16: registry_extract fails naming the file, never a cell value;
+  * an injection payload in a text field is stored as data;
   * an invalid UTF-8 byte after a byte-order mark fails ``registry_extract`` naming
     the line and byte offset of the bad byte, never the line's content;
   * an extract path in run config that does not exist fails naming the path.
@@ -56,6 +59,7 @@ import pytest
 
 from mh_assets.core import layout
 from mh_assets.settings import SettingsError
+from mh_assets_tests.support.extracts import minimal_extract
 from mh_assets_tests.support.faults import (
     chmod_read_only,
     disk_full_error,
@@ -198,6 +202,46 @@ def test_a_missing_extract_in_run_config_fails_naming_the_path(platform, instanc
         "ops": {"registry_extract": {"config": {"extract": str(missing)}}}})
     description, _ = _failure(result)
     assert description.startswith(f"{missing}: no such file; expected the path of an extract")
+
+
+SECRET = "QX7SECRETVALUE"  # a cell value no message may repeat
+_ROW = f"2018,07112001,2,29032018 0000,{SECRET},F29,,"
+BROKEN = {
+    "empty file": "",
+    "header only": minimal_extract().split("\n")[0] + "\n",
+    "binary": f"Año,Sexo\n2018,{SECRET}\x00\n",
+    "truncated line": minimal_extract(f"2018,07112001,2,29032018 0000,{SECRET},F29"),
+    "missing columns": f"Año,Sexo,Diagnóstico Principal\n2018,{SECRET},F29\n",
+    "duplicated columns": minimal_extract(_ROW).replace("Diagnóstico 7", "Diagnóstico 2"),
+    "wrong delimiter": minimal_extract(_ROW).replace(",", "\t"),
+    "UTF-16": minimal_extract(_ROW).encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_a_broken_extract_fails_the_asset_naming_the_file_and_never_a_value(
+        platform, instance, kind):
+    content = BROKEN[kind]
+    if isinstance(content, bytes):
+        platform.extract.write_bytes(content)
+    else:
+        platform.extract.write_text(content, encoding="utf-8")
+    result = materialize(instance, ["registry_extract"], run_config={
+        "ops": {"registry_extract": {"config": {"extract": str(platform.extract)}}}})
+    description, metadata = _failure(result)  # a dg.Failure, not a crash
+    assert platform.extract.name in description, description
+    assert SECRET not in description and SECRET not in str(metadata)
+    _no_traceback(description)
+
+
+def test_an_injection_payload_in_a_text_field_is_data_not_code(platform, instance):
+    payload = "=cmd|' /C calc'!A0; DROP TABLE cohort;--<script>alert(1)</script>"
+    frame = pl.read_csv(platform.extract, infer_schema=False, encoding="utf8-lossy")
+    province = next(c for c in frame.columns if c in ("Provincia", "Province"))
+    frame.with_columns(pl.lit(payload).alias(province)).write_csv(platform.extract)
+    assert materialize(instance, ["registry_extract", "icd_descriptors", "cohort",
+                                  "excluded_records"]).success
+    assert (platform.artifacts / layout.COHORT).exists()
 
 
 # ------------------------------------------------------------------ environment faults
