@@ -36,6 +36,7 @@ from mh_assets.core.schema import (
     RECORD_NUMBER,
     ROW_ISSUES,
     SEX,
+    SEXES,
 )
 
 ADULT_AGE = 18
@@ -325,7 +326,7 @@ def sexes_with_patients(flow: pl.DataFrame) -> list[str]:
     """The sexes the cohort keeps at least one patient of (from its flow table): the
     partitions that run; a sex without patients is skipped, not an error."""
     kept = flow.filter(pl.col("step") == "kept")
-    return [sex for sex in ("female", "male")
+    return [sex for sex in SEXES
             if kept.height and sex in kept.columns and int(kept[sex][0]) > 0]
 
 
@@ -335,7 +336,7 @@ def present_sexes(store) -> list[str]:
     from mh_assets.core import layout
 
     path = store.path(layout.COHORT_FLOW)
-    return sexes_with_patients(pl.read_csv(path)) if path.exists() else ["female", "male"]
+    return sexes_with_patients(pl.read_csv(path)) if path.exists() else list(SEXES)
 
 
 def analysed_sexes(store) -> list[str]:

@@ -9,7 +9,7 @@ import polars as pl
 from mh_assets.core import cohort as core_cohort
 from mh_assets.core import layout
 from mh_assets.core.publish.preview import markdown_preview
-from mh_assets.core.publish.suppression import mask_count, suppress_flow
+from mh_assets.core.publish.suppression import mask_count, mask_count_expr, suppress_flow
 from mh_assets.core.schema import EXCLUSION_REASONS, SEX, SEXES
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import PlatformParam
@@ -83,9 +83,7 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformParam)
         else pl.DataFrame({"reason": [], "count": []})
     )
     reasons = reasons.with_columns(
-        pl.when(pl.col("count").is_between(1, settings.min_cell - 1))
-        .then(pl.lit(f"<{settings.min_cell}")).otherwise(pl.col("count").cast(pl.Utf8))
-        .alias("count"))
+        mask_count_expr(pl.col("count"), settings.min_cell).alias("count"))
     yield dg.MaterializeResult(
         asset_key="excluded_records",
         metadata={

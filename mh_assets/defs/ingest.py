@@ -17,6 +17,7 @@ import dagster as dg
 import polars as pl
 
 from mh_assets.core import layout, registry
+from mh_assets.core.publish.suppression import mask_count_expr
 from mh_assets.core.schema import DROPPED_CODES
 from mh_assets.core.synthetic.extract import truth_path_for
 from mh_assets.defs.metadata import artifacts_metadata, md_table, provenance_metadata
@@ -77,9 +78,7 @@ def _dropped_codes(frame: pl.DataFrame, min_cell: int) -> pl.DataFrame:
     counts = (frame.select(pl.col(DROPPED_CODES).explode().drop_nulls().alias("field: shape"))
               .group_by("field: shape").len("codes").sort("codes", "field: shape",
                                                            descending=[True, False]))
-    return counts.with_columns(
-        pl.when(pl.col("codes").is_between(1, min_cell - 1)).then(pl.lit(f"<{min_cell}"))
-        .otherwise(pl.col("codes").cast(pl.Utf8)).alias("codes"))
+    return counts.with_columns(mask_count_expr(pl.col("codes"), min_cell).alias("codes"))
 
 
 @dg.asset(

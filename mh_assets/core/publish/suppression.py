@@ -56,6 +56,12 @@ def mask_count(count: int | float, min_cell: int) -> str:
     return primary_mark(min_cell) if is_small(count, min_cell) else str(int(count))
 
 
+def mask_count_expr(count: pl.Expr, min_cell: int) -> pl.Expr:
+    """:func:`mask_count` over a column of counts (as text: the number or ``<min_cell``)."""
+    return (pl.when((count > 0) & (count < min_cell)).then(pl.lit(primary_mark(min_cell)))
+            .otherwise(count.cast(pl.Utf8)))
+
+
 def suppression_footnote(min_cell: int = 10) -> str:
     """The caption note that every published table carries."""
     return (
