@@ -15,6 +15,7 @@ import dagster as dg
 import polars as pl
 
 from mh_assets.core import layout
+from mh_assets.core.clustering.io import read_embeddings
 from mh_assets.defs.metadata import artifacts_metadata, combine, provenance_metadata, table_value
 from mh_assets.defs.partitions import clusters_asset
 from mh_assets.defs.resources import PlatformParam
@@ -47,7 +48,8 @@ def representation_evaluation(
         training, store.path(layout.model_dir(sex, "contrastive")), cfg, context.log.info)
     evaluation = evaluate_representations(
         corpus, representations, ScoringConfig(seed=settings.seed, threads=cfg.threads),
-        context.log.info)
+        context.log.info,
+        features={training.representation: read_embeddings(store, sex)})  # not re-embedded
     baselines = pl.read_csv(store.path(layout.table(f"baselines_{sex}")))
     clusterability = pl.read_csv(store.path(layout.table(f"clusterability_{sex}")))
     recommendation = recommend(

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from mh_assets.core import schema
+from mh_assets.core.clustering.geometry import Matrix
 from mh_assets.core.clustering.null import Representation
 from mh_assets.core.evaluation.scoring import (
     OutcomeScore,
@@ -94,9 +95,12 @@ def comparison_table(table: pl.DataFrame) -> pl.DataFrame:
 
 def evaluate_representations(corpus: pl.DataFrame, representations: Mapping[str, Representation],
                              config: ScoringConfig = ScoringConfig(),
-                             log: Callable[[str], None] = lambda _msg: None) -> Evaluation:
+                             log: Callable[[str], None] = lambda _msg: None,
+                             features: Mapping[str, Matrix] | None = None) -> Evaluation:
     """Score ``representations`` (and the n_codes-only reference, added last) on the five
-    outcomes and the masked blocks of ``corpus``."""
+    outcomes and the masked blocks of ``corpus``. ``features``: a representation's
+    matrix of ``corpus`` already at hand (the run's stored embeddings), used instead of
+    building it again; the masked corpora are always built."""
     reps = {**representations, N_CODES_ONLY: n_codes_features}
     outcomes = outcome_tasks(corpus)
     blocks = [block_task(corpus, block) for block in BLOCKS]
@@ -104,7 +108,7 @@ def evaluate_representations(corpus: pl.DataFrame, representations: Mapping[str,
     rows, r2, seconds = [], [], {name: 0.0 for name in reps}
     for name, build in reps.items():
         started = time.perf_counter()
-        X = build(corpus)
+        X = features[name] if features and name in features else build(corpus)
         r2.append((name, out_of_fold_r2(X, n_codes, config)))
         rows += [_row(name, task, score_outcome(X, task.target, config)) for task in outcomes]
         seconds[name] += time.perf_counter() - started

@@ -132,3 +132,19 @@ def test_a_trained_transformer_predicts_the_anchor_blocks_too(confounded, tmp_pa
     assert anchors["transformer"].min() > 0.6, anchors
     masked = evaluation.mean_auroc((MASKED,))
     assert masked[CODE_COUNT] < masked["transformer"] - 0.1, masked
+
+
+def test_a_matrix_at_hand_is_used_and_only_the_masked_corpora_are_built(confounded):
+    corpus = confounded["female"].corpus
+    built: list[int] = []
+
+    def counted(c):
+        built.append(c[schema.N_CODES].sum())
+        return code_count_one_hot(c)
+
+    evaluation = evaluate_representations(
+        corpus, {"counted": counted}, replace(FAST, bootstrap=50),
+        features={"counted": code_count_one_hot(corpus)})
+    assert corpus[schema.N_CODES].sum() not in built  # the unmasked corpus: not rebuilt
+    assert len(built) == len(BLOCKS)  # once per masked block
+    assert evaluation.table.filter(pl.col("representation") == "counted").height == 9
