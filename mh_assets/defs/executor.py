@@ -17,10 +17,11 @@ from typing import Any
 
 import dagster as dg
 
+from mh_assets.core.modelling.config import GPU_POOL
 from mh_assets.settings import Settings
 
+__all__ = ["GPU_POOL", "GPU_TAG", "build_executor", "gpu_op_tags", "multiprocess_config"]
 GPU_TAG = "mh-assets/gpu"
-GPU_POOL = "gpu"
 K8S_CONFIG_TAG = "dagster-k8s/config"
 K8S_GPU_CONFIG: dict[str, Any] = {
     "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},

@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # what define_asset_job returns (not exported by name)
 
 from mh_assets.core.cohort import present_sexes
 from mh_assets.core.environment import PROJECT_ROOT
+from mh_assets.core.modelling.config import GPU_POOL
 from mh_assets.core.schema import SEXES
-from mh_assets.defs.executor import GPU_POOL
 from mh_assets.ops.graph import descendants
 from mh_assets.ops.provenance import write_run_provenance
 from mh_assets.ops.recovery import PoolWaitTimeout, recover, run_tags, wait_for_pool

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 PRESETS = ("demo", "minilm", "paper", "descriptors")
+#: The concurrency pool the GPU steps claim a slot of (the wiring and the runner use it).
+GPU_POOL = "gpu"
 BACKBONES = ("scratch", "pretrained")
 # What a run's patient_embeddings are: a trained (MLM + contrastive) transformer, or
 # the untrained IPF-weighted mean of MiniLM descriptor vectors (see .descriptors).
