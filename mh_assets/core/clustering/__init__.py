@@ -14,49 +14,43 @@ Pipeline per sex partition (the Dagster wiring in ``mh_assets.defs`` calls these
     # plots live in ``mh_assets.core.clustering.plots`` (not imported here: matplotlib and
     # plotly cost ~1 s, so import them inside the asset body):
     png, html = plots.k_selection_png(selection, sex), plots.k_selection_html(selection, sex)
+
+The names below are loaded on first use (PEP 562): the Dagster code location imports
+this package for :class:`ClusterConfig` and must not pay scikit-learn's and scipy's
+~1.2 s import on every load (target: the definitions load in under 2 s). Using a
+name -- ``from mh_assets.core.clustering import select_k`` -- imports its module then.
 """
 
-from mh_assets.core.clustering.audit import Audit, confounder_audit, eta_squared
-from mh_assets.core.clustering.baselines import (
-    Baselines,
-    compare_baselines,
-    multi_hot_categories,
-    tfidf_svd,
-)
-from mh_assets.core.clustering.config import ClusterConfig
-from mh_assets.core.clustering.k_selection import KSelection, select_k
-from mh_assets.core.clustering.kmeans import (
-    ClusterFit,
-    assignments,
-    cluster_names,
-    fit_clusters,
-    order_by_size,
-)
-from mh_assets.core.clustering.null import (
-    Clusterability,
-    cluster_statistics,
-    clusterability,
-    degree_preserving_null,
-    multi_hot_features,
-    tfidf_features,
-)
-from mh_assets.core.clustering.profiles import (
-    ClusterProfiles,
-    code_matrix,
-    code_profiles,
-    distributions,
-    profile_clusters,
-    term_profiles,
-)
-from mh_assets.core.clustering.stability import Stability, best_match_jaccard, cluster_stability
+from __future__ import annotations
 
-__all__ = [
-    "Audit", "Baselines", "ClusterConfig", "ClusterFit", "ClusterProfiles", "KSelection",
-    "Stability",
-    "assignments", "best_match_jaccard", "cluster_names", "cluster_stability", "code_matrix",
-    "code_profiles", "compare_baselines", "confounder_audit", "distributions", "eta_squared",
-    "fit_clusters", "multi_hot_categories", "order_by_size",
-    "profile_clusters", "select_k", "term_profiles", "tfidf_svd",
-    "Clusterability", "cluster_statistics", "clusterability", "degree_preserving_null",
-    "multi_hot_features", "tfidf_features",
-]
+import importlib
+
+#: module (step of the method) -> the names it provides, in pipeline order
+_EXPORTS = {
+    "config": ("ClusterConfig",),
+    "k_selection": ("KSelection", "select_k"),
+    "kmeans": ("ClusterFit", "assignments", "cluster_names", "fit_clusters", "order_by_size"),
+    "stability": ("Stability", "best_match_jaccard", "cluster_stability"),
+    "profiles": ("ClusterProfiles", "code_matrix", "code_profiles", "distributions",
+                 "profile_clusters", "term_profiles"),
+    "audit": ("Audit", "confounder_audit", "eta_squared"),
+    "baselines": ("Baselines", "compare_baselines", "multi_hot_categories", "tfidf_svd"),
+    "null": ("Clusterability", "cluster_statistics", "clusterability",
+             "degree_preserving_null", "multi_hot_features", "tfidf_features"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:  # a submodule (``from ... import pairs``) is imported by Python itself
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+

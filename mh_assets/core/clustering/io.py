@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from mh_assets.core import layout
-from mh_assets.core.clustering.stability import Stability
 from mh_assets.core.schema import CLUSTER, EMBEDDING
 from mh_assets.core.storage import ArtifactStore
+
+if TYPE_CHECKING:  # imported where used: stability pulls in scikit-learn (code-location load)
+    from mh_assets.core.clustering.stability import Stability
 
 
 def read_embeddings(store: ArtifactStore, sex: str) -> np.ndarray:
@@ -58,6 +61,8 @@ def write_stability(store: ArtifactStore, sex: str, stability: Stability) -> Non
 
 def read_stability(store: ArtifactStore, sex: str, warn_below: float) -> Stability:
     """The stability :func:`write_stability` wrote, with the run's warning threshold."""
+    from mh_assets.core.clustering.stability import Stability
+
     return Stability(
         table=pl.read_csv(store.path(layout.stability(sex))),
         jaccard=np.load(store.path(layout.stability_jaccard(sex))),

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mh_assets.core.publish.sud_table import format_p, sexed_rows
 from mh_assets.core.publish.suppression import (
@@ -179,6 +178,8 @@ def _values(cohort: pl.DataFrame, column: str, sex: str) -> np.ndarray:
 
 
 def _mann_whitney(cohort: pl.DataFrame, column: str) -> tuple:
+    from scipy import stats  # here, not at import: the code location loads faster
+
     female, male = _values(cohort, column, "female"), _values(cohort, column, "male")
     if len(female) == 0 or len(male) == 0:
         return ("Mann-Whitney U", column, None, None, None, len(female), len(male))
@@ -188,6 +189,8 @@ def _mann_whitney(cohort: pl.DataFrame, column: str) -> tuple:
 
 
 def _chi2(table: pl.DataFrame, variable: str) -> tuple:
+    from scipy import stats  # here, not at import: the code location loads faster
+
     observed = table.select("female_n", "male_n").to_numpy()
     n_f, n_m = (int(x) for x in observed.sum(axis=0)) if observed.size else (0, 0)
     try:

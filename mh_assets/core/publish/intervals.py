@@ -15,9 +15,10 @@ published CI is suppressed exactly like the share it belongs to.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
 
-Z95 = float(norm.ppf(0.975))  # 1.959963984540054
+#: the normal 97.5% quantile, scipy.stats.norm.ppf(0.975) (a literal: importing scipy.stats
+#: costs ~0.3 s of the code location's load; a test keeps the two equal)
+Z95 = 1.959963984540054
 
 
 def wilson_interval(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mh_assets.core.publish.intervals import format_interval, wilson_interval
 from mh_assets.core.publish.suppression import (
@@ -70,6 +69,8 @@ def sexed_rows(cohort: pl.DataFrame) -> pl.DataFrame:
 
 def _chi2_2x2(has_m: int, n_m: int, has_f: int, n_f: int) -> float:
     """Yates-corrected chi-square p of sex x has/has-not, exactly as scipy's default."""
+    from scipy import stats  # here, not at import: the code location loads faster
+
     table = np.array([[has_m, n_m - has_m], [has_f, n_f - has_f]])
     try:
         with np.errstate(all="ignore"):

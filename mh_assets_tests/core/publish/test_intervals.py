@@ -23,3 +23,9 @@ def test_an_empty_denominator_has_no_interval():
     assert np.isnan(low[0]) and np.isnan(high[0]) and 0 < low[1] < 3 / 9 < high[1] < 1
     assert format_interval(float(low[0]), float(high[0]), 1) == ""
     assert format_interval(0.59987, 0.62714, 2) == "0.60–0.63"
+
+
+def test_z95_literal_is_scipys_normal_quantile():
+    from scipy.stats import norm
+
+    assert Z95 == float(norm.ppf(0.975))
