@@ -242,7 +242,8 @@ def _flow(frame: pl.DataFrame, reasons: list[str], excluded: pl.Series) -> pl.Da
         return part.select(pl.lit(name).alias("step"), *_sex_counts())
 
     per_reason = (
-        rows.explode(EXCLUSION_REASONS)
+        rows.filter("_excluded")  # the rows with a reason: exploding the others adds nulls
+        .explode(EXCLUSION_REASONS)
         .drop_nulls(EXCLUSION_REASONS)
         .group_by(pl.col(EXCLUSION_REASONS).alias("step"))
         .agg(_sex_counts())
@@ -258,7 +259,9 @@ def _flow(frame: pl.DataFrame, reasons: list[str], excluded: pl.Series) -> pl.Da
         per_reason,
         step("excluded (any reason)", rows.filter("_excluded")),
         step("kept", kept),
-        _dropped_code_steps(frame.filter(~excluded)),
+        # the two columns it reads, not a copy of every kept row's every column
+        _dropped_code_steps(frame.select(pl.col("Sex", DROPPED_CODES) if DROPPED_CODES in
+                                         frame.columns else pl.col("Sex")).filter(~excluded)),
     ]
     return pl.concat([part.select(list(_FLOW_SCHEMA)).cast(_FLOW_SCHEMA) for part in parts])
 
@@ -268,6 +271,7 @@ def _dropped_code_steps(kept: pl.DataFrame) -> pl.DataFrame:
     are in the cohort, with their other diagnoses)."""
     if DROPPED_CODES not in kept.columns:
         return pl.DataFrame(schema=_FLOW_SCHEMA)
+    kept = kept.filter(pl.col(DROPPED_CODES).list.len() > 0)  # few records lost a code
     fields = (kept.select("Sex", pl.col(DROPPED_CODES).list.eval(
         pl.element().str.split(":").list.first()).list.unique().alias("_field"))
         .explode("_field").drop_nulls("_field"))

@@ -14,6 +14,7 @@ the distinct codes (thousands) are resolved individually.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -31,6 +32,13 @@ APR_SEVERITY, APR_MORTALITY, APR_COST, DISCHARGE_TYPE = (
     "apr_severity", "apr_mortality_risk", "apr_cost", "discharge_type")
 OUTCOMES = {"APRSeverityLevel": APR_SEVERITY, "APRMortalityRisk": APR_MORTALITY,
             "APRCost": APR_COST, "DischargeType": DISCHARGE_TYPE}
+
+
+def input_columns(available: Iterable[str]) -> list[str]:
+    """The cohort columns :func:`build_corpus` reads, of those ``available``: a reader can
+    decode only these (a cohort has ~80 columns; the corpus needs ~30)."""
+    needed = {schema.PATIENT_ID, schema.SEX, *schema.DIAGNOSIS_COLUMNS, *COVARIATES, *OUTCOMES}
+    return [c for c in available if c in needed]
 
 
 def build_corpus(cohort: pl.DataFrame, table: DescriptorTable, sex: str) -> pl.DataFrame:

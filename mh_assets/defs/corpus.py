@@ -8,10 +8,11 @@ turned 96% of the published study's codes into "NOCODE" -- nothing downstream ru
 import json
 
 import dagster as dg
+import polars as pl
 
 from mh_assets.core import corpus as core_corpus
 from mh_assets.core import icd, layout
-from mh_assets.core.schema import N_CODES
+from mh_assets.core.schema import N_CODES, SEX
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.partitions import sex_check, sex_partitions
 from mh_assets.defs.resources import PlatformParam
@@ -71,7 +72,11 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam
     frame = store.read_parquet(layout.DESCRIPTORS)
     info = json.loads(store.path(layout.DESCRIPTORS_INFO).read_text())
     table = icd.DescriptorTable(frame=frame, n_codes=frame.height, **info)
-    corpus = core_corpus.build_corpus(store.read_parquet(layout.COHORT), table, sex)
+    # Only this sex's rows and the columns the corpus reads are decoded from the cohort.
+    cohort = store.scan_parquet(layout.COHORT)
+    columns = core_corpus.input_columns(cohort.collect_schema().names())
+    cohort = cohort.filter(pl.col(SEX) == sex).select(columns).collect()
+    corpus = core_corpus.build_corpus(cohort, table, sex)
     report = core_corpus.coverage(corpus)
     coverage_meta = report.as_metadata(top=50, min_cell=settings.min_cell)
     naive = core_corpus.naive_coverage(corpus, table) if corpus.height else 0.0

@@ -7,6 +7,14 @@ Two mechanisms, because they work at different levels:
 * ``pool="gpu"`` on the GPU assets lets the instance limit GPU steps *across runs*
   (the pool limit is set in ``deploy/dagster.yaml``).
 
+A run whose assets all belong to the ingest, cohort and corpus groups (what ``dagster
+asset materialize --select registry_extract,cohort,...,descriptor_corpus`` makes) runs
+its steps in one process instead: they are polars stages that use every core
+themselves, and a fresh process per step cost ~3 CPU-seconds of imports, code location
+and job reconstruction each -- more than the steps' own work on a small extract; on a
+1,000,000-row extract the two CLI invocations took 62.5 CPU-seconds that way and 30.4
+in one process (``benchmarks/ingest.py``, figures in ``benchmarks/README.md``).
+
 With ``MH_EXECUTOR=k8s`` each step runs as a Kubernetes job and the gpu-tagged steps
 request ``nvidia.com/gpu: 1`` through their ``dagster-k8s/config`` tag.
 """
@@ -20,8 +28,11 @@ import dagster as dg
 from mh_assets.core.modelling.config import GPU_POOL
 from mh_assets.settings import Settings
 
-__all__ = ["GPU_POOL", "GPU_TAG", "build_executor", "gpu_op_tags", "multiprocess_config"]
+__all__ = ["GPU_POOL", "GPU_TAG", "IN_PROCESS_GROUPS", "build_executor", "gpu_op_tags",
+           "multiprocess_config", "runs_in_one_process"]
 GPU_TAG = "mh-assets/gpu"
+#: Asset groups whose runs execute in one process (see the module docstring).
+IN_PROCESS_GROUPS = frozenset({"ingest", "cohort", "corpus"})
 K8S_CONFIG_TAG = "dagster-k8s/config"
 K8S_GPU_CONFIG: dict[str, Any] = {
     "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
@@ -48,6 +59,37 @@ def multiprocess_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def runs_in_one_process(job: dg.JobDefinition) -> bool:
+    """Whether every asset a (subset) job materializes is in :data:`IN_PROCESS_GROUPS`.
+
+    A job that only runs checks (``daily_checks_job``) also qualifies; any other asset
+    -- training, clustering, publishing -- keeps the multiprocess executor, so GPU steps
+    stay limited and CPU steps run side by side.
+    """
+    layer = job.asset_layer
+    return all(layer.get(key).group_name in IN_PROCESS_GROUPS
+               for key in layer.selected_asset_keys)
+
+
+@dg.executor(
+    name="multiprocess",
+    config_schema=dg.multiprocess_executor.config_schema,
+    requirements=dg.multiprocess_executor.get_requirements,
+)
+def _multiprocess_or_in_process(init_context: dg.InitExecutorContext):
+    """The multiprocess executor (same configuration), or the in-process one for a run of
+    ingest, cohort and corpus assets only."""
+    config = init_context.executor_config
+    chosen, chosen_config = dg.multiprocess_executor, config
+    if runs_in_one_process(init_context.job.get_definition()):
+        chosen = dg.in_process_executor
+        chosen_config = {"retries": config.get("retries", {"enabled": {}}),
+                         "step_dependency_config": config.get("step_dependency_config")}
+    return chosen.executor_creation_fn(dg.InitExecutorContext(
+        job=init_context.job, executor_def=chosen, executor_config=chosen_config,
+        instance=init_context.instance))
+
+
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     """The code location's executor, chosen by ``MH_EXECUTOR``."""
     if settings.executor == "k8s":
@@ -59,4 +101,4 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
                 "tag_concurrency_limits": multiprocess_config(settings)["tag_concurrency_limits"],
             }
         )
-    return dg.multiprocess_executor.configured(multiprocess_config(settings))
+    return _multiprocess_or_in_process.configured(multiprocess_config(settings))

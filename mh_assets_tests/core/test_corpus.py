@@ -177,3 +177,14 @@ def test_record_without_any_code_gets_empty_lists_and_text(table):
     got = (row[schema.CODES], row[schema.DESCRIPTORS], row[schema.N_CODES], row[schema.TEXT])
     assert got == ([], [], 0, "")
     assert coverage(build_corpus(cohort, table, "female")).occurrences == 0
+
+
+def test_the_input_columns_alone_build_the_same_corpus(table, cohort):
+    from mh_assets.core.corpus import input_columns
+
+    extra = cohort.with_columns(pl.lit("x").alias("Province"), pl.lit(1).alias("Unrelated"))
+    columns = input_columns(extra.columns)
+    assert "Province" not in columns and "Unrelated" not in columns
+    for sex in ("female", "male"):
+        assert build_corpus(extra.select(columns), table, sex).equals(
+            build_corpus(extra, table, sex))

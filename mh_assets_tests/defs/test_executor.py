@@ -8,6 +8,7 @@ from mh_assets.defs.executor import (
     build_executor,
     gpu_op_tags,
     multiprocess_config,
+    runs_in_one_process,
 )
 from mh_assets.settings import Settings
 
@@ -45,3 +46,43 @@ def test_code_location_uses_the_configured_executor():
 
     assert load_defs().executor is not None
     assert load_defs().executor.name == dg.multiprocess_executor.name
+
+
+def _executor_for(selection: list[str]):
+    """The executor the code location's executor builds for a run of ``selection``."""
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.system_config.objects import ResolvedRunConfig
+
+    from mh_assets_tests.support.platform import load_defs
+
+    defs = load_defs()
+    repo = defs.get_repository_def()
+    if selection == ["daily_checks_job"]:
+        job = repo.get_job("daily_checks_job")
+    else:
+        keys = {dg.AssetKey(k) for k in selection}
+        job = repo.get_implicit_job_def_for_assets(keys).get_subset(asset_selection=keys)
+    executor_def = defs.executor
+    # the executor's config as a run resolves it (the configured values, with defaults)
+    config = ResolvedRunConfig.build(job, {}).execution.execution_engine_config
+    context = dg.InitExecutorContext(job=InMemoryJob(job), executor_def=executor_def,
+                                     executor_config=config,
+                                     instance=dg.DagsterInstance.ephemeral())
+    return job, executor_def.executor_creation_fn(context)
+
+
+def test_ingest_cohort_and_corpus_runs_execute_in_one_process():
+    from dagster._core.executor.in_process import InProcessExecutor
+    from dagster._core.executor.multiprocess import MultiprocessExecutor
+
+    for selection in (["registry_extract", "cohort", "excluded_records", "icd_descriptors",
+                       "descriptor_corpus"], ["descriptor_corpus"], ["daily_checks_job"]):
+        job, executor = _executor_for(selection)
+        assert runs_in_one_process(job), selection
+        assert isinstance(executor, InProcessExecutor), selection
+    for selection in (["descriptor_corpus", "mlm_checkpoint"], ["k_selection"]):
+        job, executor = _executor_for(selection)
+        assert not runs_in_one_process(job), selection
+        assert isinstance(executor, MultiprocessExecutor), selection
+        assert executor._tag_concurrency_limits == multiprocess_config(Settings())[
+            "tag_concurrency_limits"]

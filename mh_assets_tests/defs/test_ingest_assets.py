@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mh_assets.ops.runner import plan_stages
+from mh_assets.ops.stages import plan_stages
 from mh_assets_tests.support.platform import load_defs
 
 INGEST = ["registry_extract", "cohort", "excluded_records", "icd_descriptors"]
@@ -367,3 +367,24 @@ def test_all_mode_a_broken_file_among_the_extracts_fails_naming_it(platform, ins
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert f"{bad.name}, line 2" in failure.step_failure_data.error.message
+
+
+def test_the_corpus_asset_writes_what_the_core_builds_from_the_whole_cohort(platform, instance):
+    # the asset decodes only one sex's rows and the columns the corpus reads
+    from mh_assets.core import layout
+    from mh_assets.core.corpus import build_corpus
+    from mh_assets.core.icd import DescriptorTable
+
+    assert _materialize(instance, INGEST).success
+    restricted = platform.artifacts / "restricted"
+    cohort = pl.read_parquet(restricted / "cohort.parquet")
+    frame = pl.read_parquet(platform.artifacts / layout.DESCRIPTORS)
+    info = json.loads((platform.artifacts / layout.DESCRIPTORS_INFO).read_text())
+    table = DescriptorTable(frame=frame, n_codes=frame.height, **info)
+    shown = instance.get_latest_materialization_event(
+        dg.AssetKey("cohort")).asset_materialization.metadata["patients_per_sex"].value
+    for sex in ("female", "male"):
+        assert shown[sex] == str(cohort.filter(pl.col("sex") == sex).height)  # >= min_cell
+        assert _materialize(instance, ["descriptor_corpus"], partition_key=sex).success
+        written = pl.read_parquet(restricted / f"corpus/{sex}.parquet")
+        assert written.equals(build_corpus(cohort, table, sex)), sex

@@ -113,13 +113,14 @@ def combine_extracts(paths: Sequence[Path]) -> tuple[pl.DataFrame, CombinedInfo]
     infos: list[ExtractInfo] = []
     files: list[ExtractFile] = []
     seen: pl.DataFrame | None = None  # the distinct episodes of the files before this one
-    for path in paths:
+    for number, path in enumerate(paths, start=1):
         frame, info = read_extract(path)
         kept = frame if seen is None else frame.join(
             seen, on=list(CANONICAL_COLUMNS), how="anti", nulls_equal=True,
             maintain_order="left")
-        episodes = kept.select(CANONICAL_COLUMNS).unique()
-        seen = episodes if seen is None else pl.concat([seen, episodes]).unique()
+        if number < len(paths):  # only a later file is compared with these episodes
+            episodes = kept.select(CANONICAL_COLUMNS).unique()
+            seen = episodes if seen is None else pl.concat([seen, episodes]).unique()
         frames.append(kept.with_columns(pl.lit(path.name, pl.String).alias(EXTRACT_FILE)))
         infos.append(info)
         files.append(ExtractFile(path.name, info.sha256, info.rows, kept.height,

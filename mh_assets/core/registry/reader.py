@@ -20,6 +20,7 @@ must parse in seconds, so there is no Python loop over rows.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -38,7 +39,6 @@ from mh_assets.core.registry.columns import (
 )
 from mh_assets.core.registry.values import parse_columns
 from mh_assets.core.schema import DROPPED_CODES, RECORD_NUMBER, ROW_ISSUES
-from mh_assets.core.storage import sha256_file
 
 EXTRACT_SUFFIXES = (".csv", ".txt")
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
@@ -429,7 +429,7 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, ExtractInfo]:
     )
     info = ExtractInfo(
         file_name=name,
-        sha256=sha256_file(path),
+        sha256=hashlib.sha256(raw_bytes).hexdigest(),  # the bytes read, not a second read
         size_bytes=len(raw_bytes),
         rows=frame.height,
         header_language=language,

@@ -285,12 +285,19 @@ class ArtifactStore:
         return self.path(relative)
 
     def read_parquet(self, relative: str) -> pl.DataFrame:
+        return pl.read_parquet(self._existing(relative))
+
+    def scan_parquet(self, relative: str) -> pl.LazyFrame:
+        """A lazy read: only the columns and rows a query asks for are decoded."""
+        return pl.scan_parquet(self._existing(relative))
+
+    def _existing(self, relative: str) -> Path:
         target = self.path(relative)
         if not target.exists():
             raise FileNotFoundError(
                 f"{target} does not exist: materialize the upstream asset that writes it first"
             )
-        return pl.read_parquet(target)
+        return target
 
     def write_csv(self, relative: str, frame: pl.DataFrame) -> Path:
         with self.atomic_file(relative) as tmp:

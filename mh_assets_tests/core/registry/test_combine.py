@@ -112,3 +112,17 @@ def test_files_with_different_extra_columns_combine(write_extract, two_years):
                and c != EXTRACT_FILE]
     assert frame.height == 4 and len(unknown) == 1
     assert frame.filter(pl.col(EXTRACT_FILE) == EARLY)[unknown[0]].null_count() == 3
+
+
+def test_a_third_file_is_compared_with_the_episodes_of_both_earlier_ones(two_years,
+                                                                         write_extract):
+    # the last file's own episodes are never needed (no later file), the earlier ones are
+    early, late = two_years
+    third = write_extract(minimal_extract(EARLY_ROWS[0], LATE_ROWS[0],
+                                          "2023,01012009,2,01012023 0000,02012023 0000,F29,,"),
+                          "RAECMBD_1_20250101-000000.csv")
+    frame, combined = combine_extracts([early, late, third])
+    assert [(f.rows, f.rows_kept, f.duplicates) for f in combined.files] == [
+        (3, 3, 0), (3, 2, 1), (3, 1, 2)]
+    assert frame.height == 6 and combined.duplicates == 3
+    assert frame[RECORD_NUMBER].to_list() == [1, 2, 3, 4, 5, 6]

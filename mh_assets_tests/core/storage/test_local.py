@@ -211,3 +211,12 @@ def test_the_caller_chooses_what_a_refused_write_raises(tmp_path):
     (store.root / layout.TABLES).write_text("x")
     with pytest.raises(Refused, match="is a file where the artifacts need a folder"):
         store.write_text(layout.table("sud_by_sex"), "group,n\n")
+
+
+def test_a_lazy_read_decodes_what_is_asked_and_a_missing_file_says_what_to_do(store):
+    store.write_parquet(layout.COHORT, pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+    lazy = store.scan_parquet(layout.COHORT)
+    assert lazy.filter(pl.col("a") > 1).select("b").collect()["b"].to_list() == ["y", "z"]
+    for read in (store.scan_parquet, store.read_parquet):
+        with pytest.raises(FileNotFoundError, match="materialize the upstream asset"):
+            read(layout.corpus("female"))
