@@ -4,8 +4,8 @@ import dagster as dg
 import polars as pl
 
 from mh_assets.core import layout
-from mh_assets.core.clustering import pairs
 from mh_assets.core.clustering.io import read_assignments, read_embeddings
+from mh_assets.core.clustering.projection import UMAP_MIN_POINTS
 from mh_assets.core.cohort import analysed_sexes as present_sexes
 from mh_assets.core.publish import cluster_table as tables
 from mh_assets.core.publish import maps
@@ -86,6 +86,7 @@ def cluster_table(context: dg.AssetExecutionContext, platform: PlatformParam):
     "unmatched clusters listed. tables/cluster_pairs.{csv,xlsx,docx}.",
 )
 def cluster_pairs(context: dg.AssetExecutionContext, platform: PlatformParam):
+    from mh_assets.core.clustering import pairs
     from mh_assets.core.clustering.config import ClusterConfig
     from mh_assets.core.clustering.io import read_display_names
     from mh_assets.core.icd import display_code
@@ -116,7 +117,8 @@ def cluster_pairs(context: dg.AssetExecutionContext, platform: PlatformParam):
     description="Per sex: what the clusters are made of -- a clusters x top-codes heatmap "
     "of prevalence (share of the cluster's patients with the code; cells of 1-9 patients "
     "hidden) from the code profiles -- and PCA and UMAP (seeded) maps of a sample of "
-    "patient embeddings coloured by cluster (no labels, no hovers). Each is written as "
+    f"patient embeddings coloured by cluster (no labels, no hovers; no UMAP under "
+    f"{UMAP_MIN_POINTS} patients). Each is written as "
     "a 300 dpi PNG, an SVG and an HTML page (figures/cluster_prevalence_map_SEX.*, "
     "the maps as figures/embedding_map_METHOD_SEX.*).",
 )
@@ -130,23 +132,37 @@ def cluster_maps(context: dg.AssetExecutionContext, platform: PlatformParam):
         figures[name] = draw.prevalence_heatmap(
             maps.prevalence_cells(codes, settings.min_cell), name,
             draw.figure_entry(name).title, panel=draw.SEX_NAMES[sex])
+    # each sex's embeddings and clusters read once, for both maps
+    samples = {sex: (read_embeddings(store, sex), *read_assignments(store, sex))
+               for sex in present_sexes(store)}
+    no_umap = [sex for sex, sample in samples.items()
+               if "umap" not in maps.map_methods(len(sample[0]))]
     for method in ("pca", "umap"):
         axis = "PCA component" if method == "pca" else "UMAP"
-        for sex in present_sexes(store):
+        for sex, (embeddings, clusters, names) in samples.items():
+            if sex in no_umap and method == "umap":
+                continue
             name = f"embedding_map_{method}_{sex}"
             figures[name] = draw.scatter_map(
-                _embedding_points(platform, sex, method, settings.seed),
+                maps.embedding_points(embeddings, clusters, names, method, settings.seed),
                 draw.figure_entry(name).title, name=name, x_label=f"{axis} 1",
                 y_label=f"{axis} 2", panel=draw.SEX_NAMES[sex],
                 note=f"A seeded sample of up to {maps.EMBEDDING_SAMPLE} patients; no hovers.",
             )
+    for sex in no_umap:  # no count: a small one would be a cell to suppress
+        context.log.info(f"{sex}: under {UMAP_MIN_POINTS} patients, no UMAP map (the PCA "
+                         "map shows the same patients)")
+    # an earlier run's UMAP map of a sex now drawn without one would be shown as current
+    stale = [f"embedding_map_umap_{sex}" for sex in no_umap]
     retired = [layout.figure(stem, suffix) for stem in maps.RETIRED_FIGURES
                for suffix in (".html", ".png")]
+    retired += [layout.figure(stem, suffix) for stem in stale for suffix in draw.FORMATS]
     removed = [relative for relative in retired if _remove(store.path(relative))]
     context.log.info(f"{len(figures)} cluster figures"
                      + (f"; {len(removed)} retired cluster-map files removed" if removed else ""))
     return dg.MaterializeResult(metadata=combine(
         publish_figures(figures, store), _say_missing(context, platform),
+        {"umap_not_drawn": dg.MetadataValue.json(no_umap)},
         provenance_metadata(context, settings)))
 
 
@@ -156,9 +172,3 @@ def _remove(path) -> bool:
         return False
     path.unlink()
     return True
-
-
-def _embedding_points(platform: Platform, sex: str, method: str, seed: int) -> pl.DataFrame:
-    clusters, names = read_assignments(platform.store, sex)
-    return maps.embedding_points(read_embeddings(platform.store, sex), clusters, names,
-                                 method, seed)

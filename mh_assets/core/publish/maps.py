@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from mh_assets.core.clustering.projection import project, sample_rows
+from mh_assets.core.clustering.projection import project, sample_rows, umap_applies
 from mh_assets.core.publish.suppression import (
     PRIMARY,
     SECONDARY,
@@ -141,25 +141,17 @@ def _cell_status(grid: pl.DataFrame, min_cell: int) -> np.ndarray:
 def embedding_points(
     embeddings: np.ndarray, clusters: np.ndarray, names: Sequence[str], method: str, seed: int,
 ) -> pl.DataFrame:
-    """A seeded sample of patients projected from their embeddings, grouped by cluster."""
+    """A seeded sample of patients projected from their embeddings, grouped by cluster.
+    A UMAP of fewer than ``projection.UMAP_MIN_POINTS`` patients is their PCA (the
+    asset draws no UMAP map then: :func:`map_methods`)."""
     idx = sample_rows(len(embeddings), EMBEDDING_SAMPLE, seed)
-    sample = embeddings[idx]
-    xy = _umap(sample, seed) if method == "umap" and len(sample) >= 10 else project(
-        sample, method, seed)
+    xy = project(embeddings[idx], method, seed)
     return pl.DataFrame({"x": xy[:, 0], "y": xy[:, 1],
                          "group": np.asarray(names)[clusters[idx]]})
 
 
-#: UMAP epochs for a map: umap-learn's default for large inputs. For under 10,000 points
-#: it would run 500, and the layout of a 2,000-patient sample has long settled by 200
-#: (measured: the same picture in about half the time).
-UMAP_EPOCHS = 200
-
-
-def _umap(matrix: np.ndarray, seed: int) -> np.ndarray:
-    """Seeded, single-threaded UMAP (cosine) of ``matrix`` with :data:`UMAP_EPOCHS`."""
-    import umap
-
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(matrix) - 1), metric="cosine",
-                        random_state=seed, n_jobs=1, n_epochs=UMAP_EPOCHS)
-    return reducer.fit_transform(matrix)
+def map_methods(n_patients: int) -> tuple[str, ...]:
+    """The embedding maps drawn for a sex of ``n_patients``: PCA always, UMAP from
+    ``projection.UMAP_MIN_POINTS`` sampled patients (under that, its picture is mostly
+    its initialisation, and the PCA map shows the same points)."""
+    return ("pca", "umap") if umap_applies(min(n_patients, EMBEDDING_SAMPLE)) else ("pca",)

@@ -91,17 +91,15 @@ def _table(doc, item: ReportTable, label: str, orient, Pt) -> None:
     doc.add_paragraph(style="Caption").add_run(f"{label}. {item.title}").bold = True
     table = doc.add_table(rows=1, cols=frame.width)
     table.style = "Table Grid"
+    size = Pt(8 if wide else 9)
+    # each run is sized as it is written: walking table.rows/.cells again afterwards cost
+    # more than writing the table (python-docx rebuilds the cell grid on every access)
     for cell, name in zip(table.rows[0].cells, frame.columns, strict=True):
-        cell.text = ""
-        cell.paragraphs[0].add_run(str(name)).bold = True
+        run = cell.paragraphs[0].add_run(str(name))
+        run.bold, run.font.size = True, size
     for row in frame.iter_rows():
         for cell, value in zip(table.add_row().cells, row, strict=True):
-            cell.text = _cell(value)
-    for row in table.rows:
-        for cell in row.cells:
-            for paragraph in cell.paragraphs:
-                for run in paragraph.runs:
-                    run.font.size = Pt(8 if wide else 9)
+            cell.paragraphs[0].add_run(_cell(value)).font.size = size
     if item.caption:
         doc.add_paragraph(item.caption).runs[0].font.size = Pt(8)
 
