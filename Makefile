@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(PIP_TORCH_INDEX) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m mh_assets.core.clustering.projection
 	@touch $@
 
 demo: install
@@ -37,6 +38,7 @@ check-defs: install
 
 # Loopback only: Dagster OSS has no login (see README "Operations" for a team setup).
 ui: install instance
+	$(BIN)/python -m mh_assets.ops.pools
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # The persistent instance: owner-only, PostgreSQL when DAGSTER_PG_HOST is set.

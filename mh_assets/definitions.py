@@ -27,7 +27,7 @@ from mh_assets.defs import (
 )
 from mh_assets.defs.executor import build_executor
 from mh_assets.defs.resources import Platform
-from mh_assets.ops import runner
+from mh_assets.ops.stages import stage_jobs
 from mh_assets.settings import Settings
 
 
@@ -61,7 +61,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=[ingest.extract_schema, refresh_complete],
-        jobs=[*runner.stage_jobs(graph), checks_job],
+        jobs=[*stage_jobs(graph), checks_job],
         sensors=[
             sensors.new_extract_sensor(settings),
             automation.refresh_automation(settings),

@@ -59,6 +59,9 @@ class Settings:
     coverage: CoverageThresholds = field(default_factory=CoverageThresholds)
     min_cell: int = 10
     gpu_slots: int = 1
+    # ``mh-assets run``: sex partitions at once, each its own process (0: one per
+    # partition up to the cores; 1: one after the other, in the command's process)
+    partition_processes: int = 0
     executor: str = "multiprocess"  # or "k8s"
     seed: int = 42
     # Operations (mh_assets.defs.automation and .sensors): how often the new-extract sensor looks at
@@ -255,6 +258,9 @@ _RULES: tuple[_Rule, ...] = (
           "an integer >= 1"),
     _Rule("MH_GPU_SLOTS", "gpu_slots", int, lambda v: _integer(v) and v >= 1,
           "an integer >= 1"),
+    _Rule("MH_PARTITION_PROCESSES", "partition_processes", int,
+          lambda v: _integer(v) and v >= 0,
+          "an integer >= 0 (0: one process per sex partition; 1: one after the other)"),
     _Rule("MH_SEED", "seed", int, lambda v: _integer(v) and 0 <= v <= 2**32 - 1,
           "an integer from 0 to 4294967295"),
     _Rule("MH_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", int,

@@ -1,10 +1,11 @@
 """Materialize the whole graph, both sexes, into the persistent Dagster instance.
 
-Used by ``mh-assets run`` and ``mh-assets demo``. The graph is executed in three
-stages so that each asset runs exactly once: the unpartitioned assets upstream of
-the per-sex work, then every partitioned asset once per sex, then the unpartitioned
-assets that combine both sexes. Each stage is an ordinary Dagster run, so the UI
-shows the history and lineage afterwards.
+Used by ``mh-assets run`` and ``mh-assets demo``. The graph is executed in the three
+stages of :mod:`mh_assets.ops.stages`: the unpartitioned assets upstream of the
+per-sex work, then every partitioned asset once per sex -- the two sexes side by
+side, one process each with half the cores (``MH_PARTITION_PROCESSES``) -- then the
+unpartitioned assets that combine both sexes. Each stage is an ordinary Dagster run
+(one per partition), so the UI shows the history and lineage afterwards.
 
 On the console a step that fails with a ``dg.Failure`` -- a bad extract's file and
 line, a refused write's path and remedy -- reads as one sentence, without Dagster's
@@ -19,76 +20,22 @@ import logging
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
-if TYPE_CHECKING:  # what define_asset_job returns (not exported by name)
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
-
+from mh_assets.core.clustering.geometry import release_workers
 from mh_assets.core.cohort import present_sexes
 from mh_assets.core.environment import PROJECT_ROOT
 from mh_assets.core.modelling.config import GPU_POOL
 from mh_assets.core.schema import SEXES
-from mh_assets.ops.graph import descendants
+from mh_assets.ops.pools import apply_gpu_pool
 from mh_assets.ops.provenance import write_run_provenance
 from mh_assets.ops.recovery import PoolWaitTimeout, recover, run_tags, wait_for_pool
+from mh_assets.ops.stages import Stage, plan_stages
 from mh_assets.settings import default_dagster_home
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    keys: tuple[dg.AssetKey, ...]
-    partition_key: str | None = None
-
-    @property
-    def job(self) -> str:
-        """The named job that runs this stage (what the UI's run list shows)."""
-        return JOBS["per_sex" if self.partition_key else self.name]
-
-
-#: Stage -> the job that runs it; the jobs are defined once by :func:`stage_jobs`.
-JOBS = {"ingest": "ingest_job", "per_sex": "per_sex_job", "publish": "publish_job"}
-
-
-def stage_jobs(graph) -> list[UnresolvedAssetJobDefinition]:
-    """One named job per stage, over the assets (and their checks) of that stage."""
-    stages = {("per_sex" if s.partition_key else s.name): s for s in _stages(graph, SEXES)}
-    descriptions = {
-        "ingest": "The extract, the cohort and the tables on the whole cohort.",
-        "per_sex": "Everything per sex: corpus, model, embeddings, clusters, evaluation "
-                   "(one run per partition).",
-        "publish": "What combines both sexes: the cluster table, pairs, maps and the report.",
-    }
-    return [dg.define_asset_job(JOBS[name], selection=dg.AssetSelection.assets(*stage.keys),
-                                description=descriptions[name])
-            for name, stage in stages.items()]
-
-
-def plan_stages(defs: dg.Definitions, sexes: Sequence[str] = SEXES) -> list[Stage]:
-    """Split the asset graph into before / per-sex / after stages."""
-    return _stages(defs.resolve_asset_graph(), sexes)
-
-
-def _stages(graph, sexes: Sequence[str]) -> list[Stage]:
-    keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable]
-    partitioned = {k for k in keys if graph.get(k).partitions_def is not None}
-    downstream_of_partitioned = descendants(graph, *partitioned) if partitioned else set()
-    before = tuple(sorted(k for k in keys if k not in partitioned
-                          and k not in downstream_of_partitioned))
-    after = tuple(sorted(k for k in keys
-                         if k not in partitioned and k in downstream_of_partitioned))
-    stages = [Stage("ingest", before)]
-    stages += [Stage(f"{sex}", tuple(sorted(partitioned)), sex) for sex in sexes if partitioned]
-    if after:
-        stages.append(Stage("publish", after))
-    return [s for s in stages if s.keys]
 
 
 def ensure_instance() -> dg.DagsterInstance:
@@ -113,44 +60,162 @@ def materialize_all(
     log: Callable[[str], None] = print,
     run_config: dict | None = None,
 ) -> list[str]:
-    """Run every stage in order; stop at the first failure. Returns the run ids."""
+    """Run every stage in order; stop at the first failed stage. Returns the run ids.
+
+    The per-sex stages run side by side, one process per partition
+    (:func:`_run_partitions`), unless ``MH_PARTITION_PROCESSES=1``.
+    """
     config = dict(run_config or {})
     if extract is not None:
         config.setdefault("ops", {})["registry_extract"] = {"config": {"extract": str(extract)}}
     platform = defs.resources["platform"]  # the Platform the definitions were built with
+    settings = platform.settings
     recover(instance, Path(platform.store.path(".")), log)  # what a killed run left behind
-    run_ids = []
-    for stage in plan_stages(defs, sexes):
-        label = stage.name if stage.partition_key is None else f"partition {stage.partition_key}"
-        if stage.partition_key and stage.partition_key not in present_sexes(platform.store):
-            log(f"==> {label} skipped: no patients of this sex in the extract")
-            continue
-        if stage.partition_key:  # its GPU steps claim a slot of the gpu pool
-            try:
-                wait_for_pool(instance, GPU_POOL, platform.settings.pool_wait_seconds, log)
+    apply_gpu_pool(instance, settings, log)
+    run_ids: list[str] = []
+    for group in _consecutive(plan_stages(defs, sexes)):
+        if group[0].partition_key:
+            present = present_sexes(platform.store)
+            for stage in group:
+                if stage.partition_key not in present:
+                    log(f"==> partition {stage.partition_key} skipped: no patients of this "
+                        "sex in the extract")
+            group = [stage for stage in group if stage.partition_key in present]
+            if not group:
+                continue
+            try:  # their GPU steps claim slots of the gpu pool
+                wait_for_pool(instance, GPU_POOL, settings.pool_wait_seconds, log)
             except PoolWaitTimeout as err:
-                raise RuntimeError(f"Stage '{label}' did not start: {err}") from None
-        log(f"==> {label}: " + ", ".join(k.to_user_string() for k in stage.keys))
-        job = defs.resolve_job_def(stage.job).with_logger_defs({"console": console_logger})
-        result = job.execute_in_process(
-            partition_key=stage.partition_key,
-            instance=instance,
-            run_config=_stage_config(config, stage),
-            tags={"mh-assets/stage": stage.name, **run_tags()},
-            raise_on_error=False,
-        )
-        run_ids.append(result.run_id)
-        try:  # provenance/<run_id>.json, pass or fail
-            write_run_provenance(instance, result.run_id, platform.store, platform.settings)
-            unrecorded = None
-        except dg.Failure as err:  # a refused write (read-only, full): its one sentence
-            unrecorded = f"its provenance record was not written: {err.description}"
-        if not result.success:
-            failure = _first_failure(result) + (f"; {unrecorded}" if unrecorded else "")
-            raise RuntimeError(f"Stage '{label}' failed (run {result.run_id}): {failure}")
-        if unrecorded:
-            raise RuntimeError(f"Stage '{label}' ran (run {result.run_id}) but {unrecorded}")
+                raise RuntimeError(f"Stage '{_label(group[0])}' did not start: {err}") from None
+        processes = min(len(group), partition_processes(settings)) if group[0].partition_key else 1
+        for stage in group:
+            log(f"==> {_label(stage)}: " + ", ".join(k.to_user_string() for k in stage.keys))
+        started = time.perf_counter()
+        if processes > 1:
+            outcomes = _run_partitions(group, settings, instance, config, processes)
+        else:
+            outcomes = [_execute(defs, instance, stage, config) for stage in group]
+            release_workers()  # the command's process can then exit without waiting
+        failures = []
+        for stage, (run_id, failure) in zip(group, outcomes, strict=True):
+            run_ids.append(run_id)
+            unrecorded = _record(instance, run_id, platform)
+            if failure or unrecorded:
+                failures.append(_failed(stage, run_id, failure, unrecorded))
+        if failures:
+            raise RuntimeError("; ".join(failures))
+        log(f"<== {', '.join(_label(s) for s in group)}: {time.perf_counter() - started:.1f} s"
+            + (f" ({processes} processes side by side)" if processes > 1 else ""))
     return run_ids
+
+
+def partition_processes(settings) -> int:
+    """How many sex partitions run at once: ``MH_PARTITION_PROCESSES``, or (0, the
+    default) one per partition up to the number of cores."""
+    if settings.partition_processes:
+        return settings.partition_processes
+    return max(1, min(len(SEXES), os.cpu_count() or 1))
+
+
+def _label(stage: Stage) -> str:
+    return stage.name if stage.partition_key is None else f"partition {stage.partition_key}"
+
+
+def _consecutive(stages: Sequence[Stage]) -> list[list[Stage]]:
+    """The plan as groups: each unpartitioned stage alone, the per-sex stages together."""
+    groups: list[list[Stage]] = []
+    for stage in stages:
+        if stage.partition_key and groups and groups[-1][0].partition_key:
+            groups[-1].append(stage)
+        else:
+            groups.append([stage])
+    return groups
+
+
+def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, stage: Stage,
+             config: dict) -> tuple[str, str | None]:
+    """One stage as one Dagster run in this process: its run id and failure (or None)."""
+    job = defs.resolve_job_def(stage.job).with_logger_defs({"console": console_logger})
+    result = job.execute_in_process(
+        partition_key=stage.partition_key,
+        instance=instance,
+        run_config=_stage_config(config, stage),
+        tags={"mh-assets/stage": stage.name, **run_tags()},
+        raise_on_error=False,
+    )
+    return result.run_id, None if result.success else _first_failure(result)
+
+
+def _run_partitions(stages: Sequence[Stage], settings, instance: dg.DagsterInstance,
+                    config: dict, processes: int) -> list[tuple[str, str | None]]:
+    """Each partition's run in its own process, side by side, each given an equal share
+    of the cores; a partition that fails does not stop the other.
+
+    A process per partition, not a thread: torch, numba and the BLAS libraries keep
+    per-process state, and one partition's crash must not take the other down. Each
+    process rebuilds the same definitions from the same settings and writes to the
+    same instance, so the UI's history shows one run per partition exactly as in the
+    sequential order, and the outputs are the same bit for bit (on CPU every step is
+    seeded and single-partition; the ``demo`` preset pins torch to one thread either
+    way, and presets that leave torch's thread count open get the process's share).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ref = instance.get_ref()
+    shares = core_shares(processes)
+    with ProcessPoolExecutor(max_workers=processes,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_partition_process, settings, ref, stage, config,
+                               shares[i % len(shares)])
+                   for i, stage in enumerate(stages)]
+        return [future.result() for future in futures]
+
+
+def core_shares(processes: int) -> list[tuple[int, ...]]:
+    """This process's cores split into ``processes`` equal shares (2 cores, 2 sexes: one
+    core each), so two partitions never fight over a core."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        list(range(os.cpu_count() or 1))
+    if len(cores) < processes:
+        return [tuple(cores)]
+    size = len(cores) // processes
+    return [tuple(cores[i * size:(i + 1) * size]) for i in range(processes)]
+
+
+def _partition_process(settings, ref, stage: Stage, config: dict,
+                       cores: tuple[int, ...]) -> tuple[str, str | None]:
+    """In a fresh process: pinned to its share of the cores, thread counts set to that
+    share before torch and the BLAS libraries load, then the definitions, the instance
+    and the stage's run; joblib's idle workers are stopped before the process exits."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, str(len(cores)))
+    from mh_assets.core.clustering.geometry import release_workers
+    from mh_assets.definitions import build_defs
+
+    try:
+        with dg.DagsterInstance.from_ref(ref) as instance:
+            return _execute(build_defs(settings), instance, stage, config)
+    finally:
+        release_workers()
+
+
+def _record(instance: dg.DagsterInstance, run_id: str, platform) -> str | None:
+    """The run's provenance record, pass or fail; why it could not be written, or None."""
+    try:
+        write_run_provenance(instance, run_id, platform.store, platform.settings)
+    except dg.Failure as err:  # a refused write (read-only, full): its one sentence
+        return f"its provenance record was not written: {err.description}"
+    return None
+
+
+def _failed(stage: Stage, run_id: str, failure: str | None, unrecorded: str | None) -> str:
+    if failure:
+        return (f"Stage '{_label(stage)}' failed (run {run_id}): {failure}"
+                + (f"; {unrecorded}" if unrecorded else ""))
+    return f"Stage '{_label(stage)}' ran (run {run_id}) but {unrecorded}"
 
 
 # The console shows progress (INFO) rather than every engine event; the UI keeps all.
@@ -161,7 +226,11 @@ def _stage_config(config: dict, stage: Stage) -> dict:
     """The run config for one stage: op config only for the ops the stage runs."""
     names = {key.path[-1] for key in stage.keys}
     ops = {name: value for name, value in config.get("ops", {}).items() if name in names}
-    return {**CONSOLE, **{k: v for k, v in config.items() if k != "ops"},
+    console = CONSOLE
+    if stage.partition_key:  # two partitions' lines interleave on the console: name them
+        console = {"loggers": {"console": {"config": {
+            **CONSOLE["loggers"]["console"]["config"], "name": f"dagster[{stage.partition_key}]"}}}}
+    return {**console, **{k: v for k, v in config.items() if k != "ops"},
             **({"ops": ops} if ops else {})}
 
 

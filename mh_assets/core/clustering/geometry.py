@@ -23,7 +23,6 @@ from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 Matrix = np.ndarray | sp.csr_matrix
@@ -56,12 +55,39 @@ def parallel_map(fn: Callable[..., T], tasks: list[tuple], n_jobs: int) -> list[
     Processes, not threads: each resample is independent, so two single-threaded workers
     use two cores fully, and unlike OpenMP threads they do not spin-wait on a busy machine.
     Results come back in task order and each task carries its own seed, so the output is
-    identical for any ``n_jobs``. Large arrays reach the workers memory-mapped (joblib)."""
-    if n_jobs == 1 or len(tasks) <= 1:
+    identical for any ``n_jobs``. Large arrays reach the workers memory-mapped (joblib).
+    ``n_jobs`` is capped at the cores this process may use: a sex partition's process
+    given one core of two (``mh-assets run``) runs the tasks in-process."""
+    n_jobs = min(n_jobs, usable_cores())
+    if n_jobs <= 1 or len(tasks) <= 1:
         return [fn(*task) for task in tasks]
     from joblib import Parallel, delayed
 
     return Parallel(n_jobs=n_jobs)(delayed(fn)(*task) for task in tasks)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def release_workers() -> None:
+    """Stop the worker processes :func:`parallel_map` keeps for reuse.
+
+    joblib keeps them alive for 300 s after their last task, and a process cannot exit
+    before its children do: without this, a run's process sat idle for up to five
+    minutes after its last step. Call when no more parallel work follows.
+    """
+    import sys
+
+    reusable = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(reusable, "_executor", None) if reusable else None
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 def kmeans_labels(X: Matrix, k: int, n_init: int, seed: int, max_iter: int,
@@ -69,6 +95,8 @@ def kmeans_labels(X: Matrix, k: int, n_init: int, seed: int, max_iter: int,
     """Lloyd K-Means with k-means++ starts: the one algorithm used everywhere (final fit,
     k-selection resamples, stability resamples, baselines), so the k chosen is the k of
     the method that is finally applied."""
+    from sklearn.cluster import KMeans  # here: scikit-learn costs ~1 s of the code location's load
+
     model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, max_iter=max_iter,
                    tol=tol, random_state=seed, algorithm="lloyd")
     return model.fit_predict(X).astype(np.int64)

@@ -1,0 +1,120 @@
+"""Both sexes at once: core shares, the gpu pool's limit, worker clean-up, the plan."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import pytest
+
+from mh_assets.core.clustering import geometry
+from mh_assets.ops import pools, runner
+from mh_assets.ops.stages import Stage
+from mh_assets.settings import Settings
+
+
+def test_cores_are_split_into_equal_disjoint_shares(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4}, raising=False)
+    shares = runner.core_shares(2)
+    assert shares == [(0, 1), (2, 3)]
+    assert not set(shares[0]) & set(shares[1])
+
+
+def test_fewer_cores_than_partitions_share_them(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {3}, raising=False)
+    assert runner.core_shares(2) == [(3,)]
+
+
+def test_partition_processes_default_to_one_per_sex_up_to_the_cores(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert runner.partition_processes(Settings()) == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert runner.partition_processes(Settings()) == 1
+    assert runner.partition_processes(Settings(partition_processes=1)) == 1
+
+
+def test_setting_rejects_a_negative_process_count():
+    from mh_assets.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="MH_PARTITION_PROCESSES"):
+        Settings.from_env({"MH_PARTITION_PROCESSES": "-1"})
+
+
+def test_the_per_sex_stages_form_one_group_between_ingest_and_publish():
+    a, b = dg.AssetKey("a"), dg.AssetKey("b")
+    stages = [Stage("ingest", (a,)), Stage("female", (b,), "female"),
+              Stage("male", (b,), "male"), Stage("publish", (a,))]
+    groups = runner._consecutive(stages)
+    assert [[s.name for s in g] for g in groups] == [["ingest"], ["female", "male"], ["publish"]]
+
+
+def test_each_partitions_console_lines_carry_its_name():
+    stage = Stage("female", (dg.AssetKey("descriptor_corpus"),), "female")
+    config = runner._stage_config({}, stage)
+    assert config["loggers"]["console"]["config"]["name"] == "dagster[female]"
+    assert "name" not in runner._stage_config({}, Stage("ingest", ()))[
+        "loggers"]["console"]["config"]
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"CUDA_VISIBLE_DEVICES": ""}, 0), ({"CUDA_VISIBLE_DEVICES": "-1"}, 0),
+    ({"CUDA_VISIBLE_DEVICES": "0,1"}, 2), ({"CUDA_VISIBLE_DEVICES": "GPU-3f2a"}, 1)])
+def test_visible_gpus_follow_cuda_visible_devices(env, expected, tmp_path):
+    (tmp_path / "nvidia0").touch()  # ignored: the variable decides
+    assert pools.cuda_devices_visible(env, dev=tmp_path) == expected
+
+
+def test_visible_gpus_are_the_drivers_device_files_without_the_variable(tmp_path):
+    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm"):
+        (tmp_path / name).touch()
+    assert pools.cuda_devices_visible({}, dev=tmp_path) == 2
+    assert pools.cuda_devices_visible({}, dev=tmp_path / "missing") == 0
+
+
+def test_gpu_pool_limit_is_the_setting_on_a_gpu_and_one_per_sex_without():
+    settings = Settings(gpu_slots=3)
+    assert pools.gpu_pool_limit(settings, gpus=1)[0] == 3
+    limit, why = pools.gpu_pool_limit(settings, gpus=0)
+    assert limit == 2 and "no CUDA GPU" in why
+
+
+def test_the_instance_pool_limit_is_applied_once():
+    messages: list[str] = []
+    with dg.instance_for_test() as instance:
+        assert pools.apply_gpu_pool(instance, Settings(), messages.append, gpus=0) == 2
+        assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 2
+        pools.apply_gpu_pool(instance, Settings(), messages.append, gpus=0)
+        assert len(messages) == 1  # unchanged: not set (or logged) again
+        pools.apply_gpu_pool(instance, Settings(gpu_slots=1), messages.append, gpus=1)
+        assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 1
+
+
+def _square(x):
+    return x * x
+
+
+def test_parallel_map_runs_in_process_when_the_process_has_one_core(monkeypatch):
+    import joblib
+
+    monkeypatch.setattr(geometry, "usable_cores", lambda: 1)
+    monkeypatch.setattr(joblib, "Parallel", lambda *a, **k: pytest.fail("spawned workers"))
+    assert geometry.parallel_map(_square, [(2,), (3,)], n_jobs=2) == [4, 9]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores for worker processes")
+def test_released_workers_leave_no_child_process_behind(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(geometry, "usable_cores", lambda: 2)
+    assert geometry.parallel_map(_square, [(2,), (3,), (4,)], n_jobs=2) == [4, 9, 16]
+    assert multiprocessing.active_children() or _loky_workers()  # kept for reuse
+    geometry.release_workers()
+    assert not _loky_workers()
+
+
+def _loky_workers() -> list:
+    from joblib.externals.loky import reusable_executor
+
+    executor = reusable_executor._executor
+    processes = getattr(executor, "_processes", None) or {}
+    return [p for p in processes.values() if p.is_alive()]
