@@ -33,12 +33,27 @@ PROSE = {TRANSFORMER: "transformer", DESCRIPTOR_MEAN: "descriptor-mean represent
          MULTI_HOT: "multi-hot baseline", TFIDF_SVD: "TF-IDF-SVD baseline",
          N_CODES_ONLY: "n_codes-only reference"}
 __all__ = ["DESCRIPTOR_MEAN", "MULTI_HOT", "N_CODES_ONLY", "PROSE", "TFIDF_SVD", "TRANSFORMER",
-           "n_codes_features", "partition_representations"]
+           "PerPatient", "n_codes_features", "partition_representations"]
 
 
 def n_codes_features(corpus: pl.DataFrame) -> np.ndarray:
     """One column: each patient's number of distinct codes (float64)."""
     return corpus.get_column(schema.N_CODES).cast(pl.Float64).to_numpy().reshape(-1, 1)
+
+
+class PerPatient:
+    """A representation whose row for a patient depends on that patient's text alone
+    (the transformer embeds each text on its own). A corpus with a block of codes masked
+    changes only the texts of the patients who had one, so the evaluation rebuilds just
+    those rows and keeps the others' (:func:`mh_assets.core.evaluation.evaluate`)."""
+
+    per_patient = True
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray]):
+        self.embed = embed
+
+    def __call__(self, corpus: pl.DataFrame) -> np.ndarray:
+        return self.embed(corpus.get_column(schema.TEXT).to_list())
 
 
 def partition_representations(training: TrainingConfig, model_dir: Path | None,
@@ -57,7 +72,7 @@ def partition_representations(training: TrainingConfig, model_dir: Path | None,
         if model_dir is None:
             raise ValueError("the transformer representation needs its contrastive checkpoint")
         embedder = TextEmbedder(model_dir, training, log)
-        out[TRANSFORMER] = lambda corpus: embedder(corpus.get_column(schema.TEXT).to_list())
+        out[TRANSFORMER] = PerPatient(embedder)
     out[DESCRIPTOR_MEAN] = DescriptorEncoder(threads=training.torch_threads, log=log)
     out[MULTI_HOT] = multi_hot_features(clustering)
     out[TFIDF_SVD] = tfidf_features(clustering)

@@ -100,7 +100,8 @@ def evaluate_representations(corpus: pl.DataFrame, representations: Mapping[str,
     """Score ``representations`` (and the n_codes-only reference, added last) on the five
     outcomes and the masked blocks of ``corpus``. ``features``: a representation's
     matrix of ``corpus`` already at hand (the run's stored embeddings), used instead of
-    building it again; the masked corpora are always built."""
+    building it again; the masked corpora are always rebuilt (a per-patient representation
+    only for the patients whose text the mask changed: :func:`masked_features`)."""
     reps = {**representations, N_CODES_ONLY: n_codes_features}
     outcomes = outcome_tasks(corpus)
     blocks = [block_task(corpus, block) for block in BLOCKS]
@@ -120,7 +121,8 @@ def evaluate_representations(corpus: pl.DataFrame, representations: Mapping[str,
         masked = mask_block(corpus, task.block)
         for name, build in reps.items():
             started = time.perf_counter()
-            rows.append(_row(name, task, score_outcome(build(masked), task.target, config)))
+            X = masked_features(build, masked, corpus, (features or {}).get(name))
+            rows.append(_row(name, task, score_outcome(X, task.target, config)))
             seconds[name] += time.perf_counter() - started
     for name, spent in seconds.items():
         log(f"representation evaluation, {name}: {spent:.1f} s")
@@ -133,6 +135,21 @@ def evaluate_representations(corpus: pl.DataFrame, representations: Mapping[str,
                       r2=pl.DataFrame(r2, schema={"representation": pl.Utf8,
                                                    "n_codes_r2": pl.Float64}, orient="row"),
                       seconds=seconds)
+
+
+def masked_features(build: Representation, masked: pl.DataFrame, corpus: pl.DataFrame,
+                    known: Matrix | None) -> Matrix:
+    """``build(masked)``; for a per-patient representation whose matrix of the unmasked
+    ``corpus`` is ``known``, only the rows whose text the mask changed are rebuilt (a
+    masked block touches a minority of patients: the transformer re-embedded every
+    text four times, ~12 s per sex of the demo)."""
+    if known is None or not getattr(build, "per_patient", False):
+        return build(masked)
+    changed = (masked.get_column(schema.TEXT) != corpus.get_column(schema.TEXT)).to_numpy()
+    X = np.array(known, copy=True)
+    if changed.any():
+        X[changed] = build(masked.filter(pl.Series(changed)))
+    return X
 
 
 def _row(name: str, task: Task, score: OutcomeScore) -> tuple:

@@ -52,8 +52,15 @@ def descriptor_model_dir() -> Path:
     return path
 
 
+#: model folder -> {descriptor text: unit vector}, shared by every encoder of the
+#: process: the steps of one partition's run (k selection, baselines, evaluation) each
+#: build an encoder, and a descriptor's vector does not depend on which one asks.
+_VECTORS: dict[str, dict[str, np.ndarray]] = {}
+
+
 class DescriptorEncoder:
-    """all-MiniLM-L6-v2, loaded once; each distinct descriptor text encoded once.
+    """all-MiniLM-L6-v2, loaded once; each distinct descriptor text encoded once per
+    process (:data:`_VECTORS`).
 
     Calling it on a corpus returns the patients' representation (float32, rows in
     corpus order). ``threads``: torch CPU threads (0 keeps torch's default).
@@ -72,7 +79,7 @@ class DescriptorEncoder:
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.batch_size = batch_size
         self.log = log
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors = _VECTORS.setdefault(str(Path(path).resolve()), {})
 
     def vectors(self, descriptors: Sequence[str]) -> np.ndarray:
         """(len(descriptors), 384) unit vectors; only texts not seen before are encoded."""

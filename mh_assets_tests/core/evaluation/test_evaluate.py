@@ -148,3 +148,29 @@ def test_a_matrix_at_hand_is_used_and_only_the_masked_corpora_are_built(confound
     assert corpus[schema.N_CODES].sum() not in built  # the unmasked corpus: not rebuilt
     assert len(built) == len(BLOCKS)  # once per masked block
     assert evaluation.table.filter(pl.col("representation") == "counted").height == 9
+
+
+def test_a_per_patient_representation_rebuilds_only_the_rows_a_mask_changed(confounded):
+    from mh_assets.core.evaluation.evaluate import masked_features
+    from mh_assets.core.evaluation.tasks import mask_block
+    from mh_assets.core.representations import PerPatient
+
+    corpus = confounded["female"].corpus
+    embedded: list[int] = []
+
+    def embed(texts):  # a stand-in encoder: one row per text, from that text alone
+        embedded.append(len(texts))
+        return np.array([[len(t), t.count(" ")] for t in texts], dtype=np.float32)
+
+    per_patient = PerPatient(embed)
+    masked = mask_block(corpus, next(iter(BLOCKS)))
+    changed = int((masked[schema.TEXT] != corpus[schema.TEXT]).sum())
+    assert 0 < changed < corpus.height
+    X = masked_features(per_patient, masked, corpus, per_patient(corpus))
+    assert embedded[-1] == changed  # only the changed texts were embedded again
+    np.testing.assert_array_equal(X, embed(masked[schema.TEXT].to_list()))  # = a full rebuild
+    # a representation that is not per patient (its vocabulary spans the corpus) is rebuilt
+    calls: list[int] = []
+    masked_features(lambda c: calls.append(c.height) or code_count_one_hot(c), masked, corpus,
+                    code_count_one_hot(corpus))
+    assert calls == [corpus.height]

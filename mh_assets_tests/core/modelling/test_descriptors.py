@@ -79,3 +79,17 @@ def test_the_descriptors_preset_trains_nothing():
     assert preset_config("demo").trains
     with pytest.raises(ValueError, match="representation"):
         preset_config("demo", representation="bag of words")
+
+
+def test_a_second_encoder_in_the_process_reuses_the_first_ones_vectors():
+    from mh_assets.core.modelling.descriptors import DescriptorEncoder
+
+    first_log: list[str] = []
+    second_log: list[str] = []
+    first = DescriptorEncoder(threads=1, log=first_log.append)
+    texts = ["Cannabis abuse, uncomplicated", "Conduct disorder, unspecified"]
+    vectors = first.vectors(texts)
+    second = DescriptorEncoder(threads=1, log=second_log.append)
+    np.testing.assert_array_equal(second.vectors(texts), vectors)
+    assert second_log == []  # nothing encoded again: the k-selection, baselines and
+    # evaluation steps of one partition's run share the vectors
