@@ -169,6 +169,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> int:
     from mh_assets.core import layout
     from mh_assets.definitions import build_defs
+    from mh_assets.ops.recovery import RunInProgress, one_run_at_a_time
     from mh_assets.ops.runner import ensure_instance, materialize_all
 
     if extract is not None and not extract.is_file():
@@ -189,10 +190,13 @@ def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> i
     print(f"Preset {settings.preset}; extracts {settings.extracts_dir}; "
           f"artifacts {settings.artifacts_dir}; Dagster instance {os.environ['DAGSTER_HOME']}")
     try:
-        run_ids = materialize_all(
-            defs, instance, extract=extract.resolve() if extract else None,
-            sexes=tuple(sexes) if sexes else ("female", "male"),
-        )
+        with one_run_at_a_time(Path(os.environ["DAGSTER_HOME"])):
+            run_ids = materialize_all(
+                defs, instance, extract=extract.resolve() if extract else None,
+                sexes=tuple(sexes) if sexes else ("female", "male"),
+            )
+    except RunInProgress as err:
+        raise UsageError(str(err)) from None
     except RuntimeError as err:
         print(f"FAILED: {err}", file=sys.stderr)
         return 1

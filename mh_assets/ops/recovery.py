@@ -13,10 +13,12 @@ Runs launched from the UI are covered by run monitoring in ``deploy/dagster.yaml
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -93,8 +95,6 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str, timeout_s: int,
     """Before a stage with ``pool`` steps: wait while every slot of the pool is held by
     other runs, saying which and for how long at most; seconds waited. Raises
     :class:`PoolWaitTimeout` after ``timeout_s`` -- a slot is never waited for silently."""
-    import time
-
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
         return 0.0
@@ -116,3 +116,43 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str, timeout_s: int,
                 f"(giving up after {timeout_s} s, MH_POOL_WAIT_SECONDS)")
             told = True
         time.sleep(poll_s)
+
+
+class RunInProgress(RuntimeError):
+    """Another ``mh-assets run`` holds this instance."""
+
+
+LOCK_NAME = "mh-assets-run.lock"
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(home: Path) -> Iterator[None]:
+    """Hold the instance's run lock for the block, or raise :class:`RunInProgress`.
+
+    Two ``mh-assets run`` commands on one instance would write the same artifacts
+    at once; the second is refused, naming the first. An exclusive ``flock`` on a file
+    in ``DAGSTER_HOME``: the kernel drops it when its process dies, even by kill -9,
+    so a crash never leaves a stale lock behind.
+    """
+    import fcntl
+
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / LOCK_NAME, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RunInProgress(
+                f"another mh-assets run is using the Dagster instance in {home} "
+                f"({holder}); wait for it to finish or stop it, or point DAGSTER_HOME "
+                "elsewhere") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S %z')}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -167,7 +167,7 @@ def _run_partitions(stages: Sequence[Stage], settings, instance: dg.DagsterInsta
     with ProcessPoolExecutor(max_workers=processes,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_partition_process, settings, ref, stage, config,
-                               shares[i % len(shares)])
+                               shares[i % len(shares)], os.getpid())
                    for i, stage in enumerate(stages)]
         return [future.result() for future in futures]
 
@@ -183,11 +183,12 @@ def core_shares(processes: int) -> list[tuple[int, ...]]:
     return [tuple(cores[i * size:(i + 1) * size]) for i in range(processes)]
 
 
-def _partition_process(settings, ref, stage: Stage, config: dict,
-                       cores: tuple[int, ...]) -> tuple[str, str | None]:
+def _partition_process(settings, ref, stage: Stage, config: dict, cores: tuple[int, ...],
+                       parent: int) -> tuple[str, str | None]:
     """In a fresh process: pinned to its share of the cores, thread counts set to that
     share before torch and the BLAS libraries load, then the definitions, the instance
     and the stage's run; joblib's idle workers are stopped before the process exits."""
+    _die_with_parent(parent)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -200,6 +201,26 @@ def _partition_process(settings, ref, stage: Stage, config: dict,
             return _execute(build_defs(settings), instance, stage, config)
     finally:
         release_workers()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when the command's process dies (Linux).
+
+    ``kill -9`` of ``mh-assets run`` must not leave its partitions training on as
+    orphans that the rerun would race; killed with it, their runs are left ``STARTED``
+    with a dead pid, which the rerun's :func:`recover` fails and frees.
+    """
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request was in place
+        os._exit(1)
 
 
 def _record(instance: dg.DagsterInstance, run_id: str, platform) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import dagster as dg
 import pytest
@@ -118,3 +119,77 @@ def _loky_workers() -> list:
     executor = reusable_executor._executor
     processes = getattr(executor, "_processes", None) or {}
     return [p for p in processes.values() if p.is_alive()]
+
+
+def test_a_second_run_on_the_same_instance_is_refused_naming_the_first(tmp_path):
+    import subprocess
+    import sys
+
+    from mh_assets.ops.recovery import one_run_at_a_time
+
+    home = tmp_path / "home"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "MH_EXTRACTS_DIR": str(tmp_path / "x"),
+           "MH_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+    with one_run_at_a_time(home):
+        out = subprocess.run([sys.executable, "-m", "mh_assets.cli", "run"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert "another mh-assets run is using the Dagster instance" in out.stderr
+    assert f"pid {os.getpid()}" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_run_lock_dies_with_its_process(tmp_path):
+    import subprocess
+    import sys
+
+    from mh_assets.ops.recovery import one_run_at_a_time
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path;"
+        "from mh_assets.ops.recovery import one_run_at_a_time\n"
+        f"with one_run_at_a_time(Path({str(tmp_path)!r})):\n"
+        "    print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(Exception, match="another mh-assets run"):
+        with one_run_at_a_time(tmp_path):
+            pass
+    holder.kill()  # kill -9
+    holder.wait()
+    with one_run_at_a_time(tmp_path):  # free again: no stale lock
+        pass
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_partition_process_dies_with_the_command(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing, os, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from mh_assets.ops.runner import _die_with_parent\n"
+        "def child(parent):\n"
+        "    _die_with_parent(parent)\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    time.sleep(120)\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'))\n"
+        "    pool.submit(child, os.getpid())\n"
+        "    time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        if open(f"/proc/{child}/stat").read().split()[2] == "Z":
+            return  # killed, waiting to be reaped by init
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the partition process outlived the command killed with -9")
