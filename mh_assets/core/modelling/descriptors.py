@@ -66,7 +66,7 @@ class DescriptorEncoder:
     corpus order). ``threads``: torch CPU threads (0 keeps torch's default).
     """
 
-    def __init__(self, model_dir: Path | None = None, batch_size: int = 64, threads: int = 0,
+    def __init__(self, model_dir: Path | None = None, threads: int = 0,
                  log: Callable[[str], None] = lambda _msg: None):
         import torch
         from sentence_transformers import SentenceTransformer
@@ -77,7 +77,6 @@ class DescriptorEncoder:
             torch.set_num_threads(threads)
         path = model_dir or descriptor_model_dir()
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.batch_size = batch_size
         self.log = log
         self._vectors = _VECTORS.setdefault(str(Path(path).resolve()), {})
 
@@ -86,9 +85,12 @@ class DescriptorEncoder:
         new = sorted(set(descriptors) - self._vectors.keys())
         if new:
             started = time.perf_counter()
-            encoded = self.model.encode(new, batch_size=self.batch_size,
-                                        normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=False)
+            # One text per batch: a padded batch's shape changes the kernels' summation
+            # order, so a vector would depend (in its last bits) on the texts it was
+            # encoded with -- and a partition's results on whether the other sex ran
+            # in the same process first. Alone, it is the same wherever it is asked for.
+            encoded = self.model.encode(new, batch_size=1, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False)
             self._vectors.update(zip(new, encoded.astype(np.float32), strict=True))
             self.log(f"encoded {len(new)} distinct descriptors in "
                      f"{time.perf_counter() - started:.1f} s")

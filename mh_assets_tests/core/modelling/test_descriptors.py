@@ -93,3 +93,16 @@ def test_a_second_encoder_in_the_process_reuses_the_first_ones_vectors():
     np.testing.assert_array_equal(second.vectors(texts), vectors)
     assert second_log == []  # nothing encoded again: the k-selection, baselines and
     # evaluation steps of one partition's run share the vectors
+
+
+def test_a_descriptors_vector_does_not_depend_on_the_texts_encoded_with_it(monkeypatch):
+    from mh_assets.core.modelling import descriptors
+
+    short = "Conduct disorder"
+    others = ["Mental and behavioural disorders due to use of cannabinoids, harmful use, "
+              f"with psychotic features, episode {i}" for i in range(40)]
+    monkeypatch.setattr(descriptors, "_VECTORS", {})
+    together = descriptors.DescriptorEncoder(threads=1).vectors([short, *others])[0]
+    monkeypatch.setattr(descriptors, "_VECTORS", {})
+    alone = descriptors.DescriptorEncoder(threads=1).vectors([short])[0]
+    assert together.tobytes() == alone.tobytes()  # bit for bit, so either sex may go first
