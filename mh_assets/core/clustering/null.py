@@ -259,7 +259,11 @@ def multi_hot_features(config: ClusterConfig = ClusterConfig()) -> Representatio
 def tfidf_features(config: ClusterConfig = ClusterConfig()) -> Representation:
     """Corpus -> TF-IDF-SVD features (``config.svd_components``, ``config.seed``)."""
     def tfidf(corpus: pl.DataFrame) -> np.ndarray:
-        return tfidf_svd(corpus, config.svd_components, config.seed)
+        # the SVD's BLAS calls at the configured threads wherever it is built (k
+        # selection, baselines, evaluation): their sums, hence the last bits of the
+        # features, depend on the thread count
+        with thread_limit(config.threads):
+            return tfidf_svd(corpus, config.svd_components, config.seed)
     return tfidf
 
 
