@@ -90,10 +90,18 @@ def _empty_tokenizer(model) -> Tokenizer:
     return tok
 
 
+#: what ``from_pretrained`` adds to a tokenizer's saved config about how it was loaded
+LOADING_KWARGS = ("is_local", "local_files_only")
+
+
 def load_tokenizer(model_dir: Path, max_length: int) -> PreTrainedTokenizerBase:
     """The tokenizer saved beside a checkpoint (or shipped with pretrained weights)."""
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     tokenizer.model_max_length = max_length
+    # how it was loaded is not what it is: saved again (a resumed run's checkpoint) the
+    # config must read as the freshly trained one's, byte for byte
+    for loading_only in LOADING_KWARGS:
+        tokenizer.init_kwargs.pop(loading_only, None)
     return tokenizer
 
 

@@ -154,3 +154,17 @@ def test_choose_device_falls_back_to_cpu_and_says_so():
         pytest.skip("a GPU is visible")
     assert device_module.choose_device(messages.append) == torch.device("cpu")
     assert messages and messages[-1].startswith("device: cpu")
+
+
+def test_a_loaded_tokenizer_saves_the_same_config_as_the_trained_one(tmp_path):
+    """A resumed run saves the tokenizer it loaded from its training state; the final
+    checkpoint must be byte-identical to an uninterrupted run's (no loading flags)."""
+    from mh_assets.core.modelling.tokenizer import load_tokenizer, train_domain_tokenizer
+
+    trained = train_domain_tokenizer(["anxiety disorder", "conduct disorder unspecified"] * 50,
+                                     200, 32)
+    trained.save_pretrained(tmp_path / "trained")
+    load_tokenizer(tmp_path / "trained", 32).save_pretrained(tmp_path / "reloaded")
+    for name in ("tokenizer_config.json", "tokenizer.json"):
+        assert (tmp_path / "trained" / name).read_bytes() == \
+            (tmp_path / "reloaded" / name).read_bytes(), name
