@@ -6,7 +6,7 @@ import polars as pl
 from mh_assets.core import layout
 from mh_assets.core.clustering.io import read_assignments, read_embeddings
 from mh_assets.core.clustering.projection import UMAP_MIN_POINTS
-from mh_assets.core.cohort import analysed_sexes as present_sexes
+from mh_assets.core.cohort import analysed_sexes
 from mh_assets.core.publish import cluster_table as tables
 from mh_assets.core.publish import maps
 from mh_assets.core.schema import SEXES
@@ -27,11 +27,11 @@ CLUSTERS_RESTRICTED = layout.restricted_table("clusters", ".parquet")
 def _profiles(platform: Platform, part: str) -> dict[str, pl.DataFrame]:
     """Each present sex's profiles: a sex without patients in the extract is skipped."""
     return {sex: platform.store.read_parquet(layout.profile(sex, part))
-            for sex in present_sexes(platform.store)}
+            for sex in analysed_sexes(platform.store)}
 
 
 def _say_missing(context: dg.AssetExecutionContext, platform: Platform) -> dict[str, object]:
-    missing = [sex for sex in SEXES if sex not in present_sexes(platform.store)]
+    missing = [sex for sex in SEXES if sex not in analysed_sexes(platform.store)]
     if missing:
         context.log.warning(f"built without {', '.join(missing)}: no patients of this sex "
                             "in the extract")
@@ -55,7 +55,7 @@ def cluster_table(context: dg.AssetExecutionContext, platform: PlatformParam):
     settings, store = platform.settings, platform.store
     codes_stem = layout.table_stem("cluster_codes")
     codes_restricted = layout.restricted_table("cluster_codes", ".parquet")
-    present = present_sexes(store)
+    present = analysed_sexes(store)
     stability = {sex: pl.read_csv(store.path(layout.stability(sex))) for sex in present}
     profiles = _profiles(platform, "codes")
     from mh_assets.core.clustering.io import read_display_names
@@ -92,7 +92,7 @@ def cluster_pairs(context: dg.AssetExecutionContext, platform: PlatformParam):
     from mh_assets.core.icd import display_code
 
     settings, store = platform.settings, platform.store
-    if set(present_sexes(store)) != set(SEXES):  # pairs need both sexes
+    if set(analysed_sexes(store)) != set(SEXES):  # pairs need both sexes
         empty = pl.DataFrame(schema=pairs.PAIR_SCHEMA)
         meta = publish_table(empty, PAIRS_STEM, store, min_cell=settings.min_cell)
         return dg.MaterializeResult(metadata=combine(
@@ -134,7 +134,7 @@ def cluster_maps(context: dg.AssetExecutionContext, platform: PlatformParam):
             draw.figure_entry(name).title, panel=draw.SEX_NAMES[sex])
     # each sex's embeddings and clusters read once, for both maps
     samples = {sex: (read_embeddings(store, sex), *read_assignments(store, sex))
-               for sex in present_sexes(store)}
+               for sex in analysed_sexes(store)}
     no_umap = [sex for sex, sample in samples.items()
                if "umap" not in maps.map_methods(len(sample[0]))]
     for method in ("pca", "umap"):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from mh_assets.core.clustering.geometry import release_workers
+from mh_assets.core.clustering.geometry import release_workers, usable_core_ids
 from mh_assets.core.cohort import present_sexes
 from mh_assets.core.environment import PROJECT_ROOT
 from mh_assets.core.modelling.config import GPU_POOL
@@ -175,8 +175,7 @@ def _run_partitions(stages: Sequence[Stage], settings, instance: dg.DagsterInsta
 def core_shares(processes: int) -> list[tuple[int, ...]]:
     """This process's cores split into ``processes`` equal shares (2 cores, 2 sexes: one
     core each), so two partitions never fight over a core."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        list(range(os.cpu_count() or 1))
+    cores = usable_core_ids()
     if len(cores) < processes:
         return [tuple(cores)]
     size = len(cores) // processes
@@ -193,7 +192,6 @@ def _partition_process(settings, ref, stage: Stage, config: dict, cores: tuple[i
         os.sched_setaffinity(0, cores)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(variable, str(len(cores)))
-    from mh_assets.core.clustering.geometry import release_workers
     from mh_assets.definitions import build_defs
 
     try:

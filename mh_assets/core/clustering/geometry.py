@@ -66,13 +66,19 @@ def parallel_map(fn: Callable[..., T], tasks: list[tuple], n_jobs: int) -> list[
     return Parallel(n_jobs=n_jobs)(delayed(fn)(*task) for task in tasks)
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS has one)."""
+def usable_core_ids() -> list[int]:
+    """The cores this process may run on, sorted (its CPU affinity where the OS has
+    one, else every core)."""
     import os
 
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def usable_cores() -> int:
+    """How many cores this process may run on."""
+    return max(1, len(usable_core_ids()))
 
 
 def release_workers() -> None:
