@@ -16,7 +16,7 @@ from mh_assets.defs.metadata import (
     table_metadata,
     table_value,
 )
-from mh_assets.defs.partitions import clusters_asset
+from mh_assets.defs.partitions import clusters_asset, skips_absent_sex
 from mh_assets.defs.resources import PlatformParam
 from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
 
@@ -29,6 +29,7 @@ from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training
     "(whole descriptors), and the n_codes and age distributions; and a descriptive name "
     "from its most distinctive codes (\"F3 · conduct disorder + cannabis abuse\").",
 )
+@skips_absent_sex
 def cluster_profiles(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
@@ -81,6 +82,7 @@ def cluster_profiles(
     "test's): how much its clusters separate the outcomes (eta^2 of stay and cost, "
     "Cramer's V of the binary outcomes) next to eta^2(n_codes).",
 )
+@skips_absent_sex
 def baseline_clusters(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:

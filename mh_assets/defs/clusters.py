@@ -33,7 +33,7 @@ from mh_assets.defs.metadata import (
     publish_figures,
     table_metadata,
 )
-from mh_assets.defs.partitions import clusters_asset, sex_check
+from mh_assets.defs.partitions import clusters_asset, sex_check, skips_absent_sex
 from mh_assets.defs.resources import Platform, PlatformParam
 from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
 
@@ -64,6 +64,7 @@ def _representations(platform: Platform, sex: str, cfg, log) -> dict[str, Any]:
     "descriptor mean and both baselines. "
     "Writes tables/k_selection_SEX.csv, tables/clusterability_SEX.csv and figures/.",
 )
+@skips_absent_sex
 def k_selection(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:
@@ -127,6 +128,7 @@ def k_selection(
                "Jaccard is >= 0.75, and the confounder audit is quiet."),
     ],
 )
+@skips_absent_sex
 def cluster_assignments(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ):
@@ -205,6 +207,7 @@ def cluster_assignments(
     check_specs=[sex_check("clusters_stable", "cluster_stability",
                         "Warns for any cluster whose mean Jaccard is under the setting (0.6).")],
 )
+@skips_absent_sex
 def cluster_stability(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ):

@@ -1,7 +1,8 @@
 """ICD-10 descriptors and the per-sex descriptor corpora (one text per patient).
 
 The coverage check is blocking: if codes stop matching descriptors -- the flaw that
-turned 96% of the published study's codes into "NOCODE" -- nothing downstream runs.
+turned 96% of the published study's codes into "NOCODE" -- nothing downstream runs. A
+sex without patients in the extract is skipped, not failed (``skips_absent_sex``).
 """
 
 
@@ -14,7 +15,7 @@ from mh_assets.core import corpus as core_corpus
 from mh_assets.core import icd, layout
 from mh_assets.core.schema import N_CODES, SEX
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
-from mh_assets.defs.partitions import sex_check, sex_partitions
+from mh_assets.defs.partitions import sex_check, sex_partitions, skips_absent_sex
 from mh_assets.defs.resources import PlatformParam
 
 
@@ -61,10 +62,15 @@ def icd_descriptors(
             description="Code occurrences resolved exactly >= the exact threshold and with "
             "ancestors >= the ancestor threshold (settings). Lists unresolved codes.",
         ),
-        sex_check("corpus_not_empty", "descriptor_corpus", blocking=True,
-                  description="The partition has at least one patient."),
+        # A warning, not blocking: a sex without patients in the extract is skipped all
+        # the way down (defs.partitions.skips_absent_sex), so nothing needs holding back
+        # and the cross-sex assets still refresh from the other sex.
+        sex_check("corpus_not_empty", "descriptor_corpus",
+                  description="The partition has at least one patient; warns for a sex "
+                  "without patients in the extract, whose partition is skipped."),
     ],
 )
+@skips_absent_sex
 def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam):
     settings = platform.settings
     sex = context.partition_key
@@ -104,7 +110,7 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam
             passed=corpus.height > 0,
             metadata={"patients": corpus.height},
             description=None if corpus.height else
-            f"No patients of this sex in the extract: the {sex} partition is skipped.",
+            f"The cohort flow counts {sex} patients but the corpus has none.",
         ),
     ]
     if not (passed and corpus.height):
@@ -113,8 +119,8 @@ def descriptor_corpus(context: dg.AssetExecutionContext, platform: PlatformParam
         store.write_parquet(layout.rejected(layout.corpus(sex)), corpus)
         yield from checks
         raise dg.Failure(description=(
-            f"No patients of this sex in the extract: the {sex} partition is skipped "
-            "(nothing was replaced)." if not corpus.height else
+            f"The cohort flow counts {sex} patients but the {sex} corpus has none: "
+            "re-materialize cohort (nothing was replaced)." if not corpus.height else
             f"{sex}: descriptor coverage {report.exact_share:.2%} exact / "
             f"{report.with_ancestors_share:.2%} with ancestors is below the thresholds "
             f"({thresholds.exact:.2%} / {thresholds.with_ancestors:.2%}): the previous "

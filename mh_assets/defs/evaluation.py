@@ -17,7 +17,7 @@ import polars as pl
 from mh_assets.core import layout
 from mh_assets.core.clustering.io import read_embeddings
 from mh_assets.defs.metadata import artifacts_metadata, combine, provenance_metadata, table_value
-from mh_assets.defs.partitions import clusters_asset
+from mh_assets.defs.partitions import clusters_asset, skips_absent_sex
 from mh_assets.defs.resources import PlatformParam
 from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
 
@@ -34,6 +34,7 @@ from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training
     "predicted from representations rebuilt without them; R^2 of n_codes from each; and "
     "the recommendation: representations x criteria, best marked, in one sentence.",
 )
+@skips_absent_sex
 def representation_evaluation(
     context: dg.AssetExecutionContext, config: ClusterRunConfig, platform: PlatformParam
 ) -> dg.MaterializeResult:

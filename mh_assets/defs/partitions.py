@@ -2,14 +2,22 @@
 
 Per-sex checks are partitioned like their assets (:func:`sex_check`), so each sex has
 its own latest result and history in the UI instead of one result for whichever sex
-ran last.
+ran last. A sex without patients in the extract is a partition that *succeeds* as
+skipped all the way down (:func:`skips_absent_sex`): the other sex completes, and the
+refresh automation, which waits for every per-sex asset before building the tables,
+maps and report that combine both sexes, then builds them from the sex that exists.
 """
 
+import functools
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 
+from mh_assets.core.cohort import present_sexes
 from mh_assets.core.schema import SEXES
+from mh_assets.defs.metadata import provenance_metadata
 
 sex_partitions = dg.StaticPartitionsDefinition(list(SEXES))
 
@@ -28,3 +36,57 @@ def sex_check(name: str, asset: str, description: str, *, blocking: bool = False
                                 message=".*partitions_def on an AssetCheckSpec.*")
         return dg.AssetCheckSpec(name, asset=asset, partitions_def=sex_partitions,
                                  blocking=blocking, description=description)
+
+
+ABSENT_SEX = "no patients of this sex in the extract"
+
+
+def skips_absent_sex(body: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a per-sex asset's body: for a sex the cohort has no patient of, return
+    :func:`skipped_partition` instead of running it (nothing read, nothing written).
+
+    Whether a sex is present is read once, from the cohort flow (``present_sexes``), so
+    all ten per-sex assets agree. Dagster calls the body with keyword arguments and
+    reads its parameters through ``functools.wraps``; a generator body's generator is
+    returned as is, so bodies that yield keep working.
+    """
+    @functools.wraps(body)
+    def run(context: dg.AssetExecutionContext, **kwargs: Any) -> Any:
+        platform = kwargs["platform"]
+        if context.partition_key in present_sexes(platform.store):
+            return body(context, **kwargs)
+        return skipped_partition(context, platform)
+
+    return run
+
+
+def skipped_partition(context: dg.AssetExecutionContext, platform: Any) -> dg.MaterializeResult:
+    """A materialization that says "no patients of this sex in the extract", with a
+    result for each of the asset's checks.
+
+    A blocking check passes (there is nothing to check, and a failed blocking check
+    would hold back the cross-sex assets for good); a warning check warns "not run", so
+    the UI shows the partition as not analysed rather than as healthy. Files this sex
+    may have from an earlier extract stay where they are and describe that extract: the
+    cross-sex assets build from ``analysed_sexes``, which leaves an absent sex out.
+    """
+    sex, asset = context.partition_key, context.asset_key.to_user_string()
+    reason = (f"No patients of this sex in the extract: the {sex} partition is skipped "
+              "(nothing read or written); the tables, maps and report that combine both "
+              "sexes are built without it.")
+    context.log.warning(f"{sex}: {asset} skipped. {reason}")
+    selected = context.selected_asset_check_keys
+    checks = [
+        dg.AssetCheckResult(
+            check_name=spec.name, passed=spec.blocking, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"skipped": True, "patients": 0},
+            description=f"{ABSENT_SEX.capitalize()}: " + (
+                "nothing to check, nothing held back." if spec.blocking
+                else "this partition is not analysed."))
+        for spec in context.assets_def.check_specs if spec.key in selected
+    ]
+    return dg.MaterializeResult(
+        metadata={"skipped": dg.MetadataValue.md(reason), "patients": 0,
+                  **provenance_metadata(context, platform.settings)},
+        check_results=checks,
+    )

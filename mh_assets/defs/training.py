@@ -20,7 +20,7 @@ from mh_assets.core.modelling.config import TrainingConfig
 from mh_assets.core.schema import EMBEDDING, PATIENT_ID, TEXT
 from mh_assets.defs.executor import GPU_POOL, gpu_op_tags
 from mh_assets.defs.metadata import artifacts_metadata, png_markdown, provenance_metadata
-from mh_assets.defs.partitions import sex_partitions
+from mh_assets.defs.partitions import sex_partitions, skips_absent_sex
 from mh_assets.defs.resources import Platform, PlatformParam
 from mh_assets.defs.run_config import TrainingRunConfig, training_config
 from mh_assets.settings import Settings
@@ -199,7 +199,7 @@ def training_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             **{**declaration,
                "code_version": f"{declaration['code_version']}-{settings.preset}",
                "description": declaration["description"] + _preset_note(settings)},
-        )(body)
+        )(skips_absent_sex(body))
         for body, declaration in _DECLARATIONS.items()
     ]
 

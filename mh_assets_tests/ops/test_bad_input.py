@@ -39,7 +39,10 @@ Records and partitions
     the record kept;
   * an extract with only female patients: the male partition is skipped with a message,
     the female one completes, and the tables, maps and report build from the sex that
-    exists and say which is missing (slow: trains the female model).
+    exists and say which is missing (slow: trains the female model);
+  * the same in the UI: a run of the absent sex's partition succeeds as skipped through
+    every per-sex asset, writing nothing, and the refresh automation publishes the
+    tables, maps and report from the other sex without a click (slow).
 
 Crash recovery (test_recovery.py): a run whose process is gone is failed, its pool slot
 freed and its half-written staging removed before the next run starts.
@@ -404,3 +407,86 @@ def test_one_sex_runs_and_the_tables_maps_and_report_build_without_the_other(
     expected = ("Male: no patients of this sex in the extract; not analysed."
                 if how == "female-only extract" else "Male: no clustering in this run.")
     assert expected in html
+
+
+def _female_only(platform: Platform) -> None:
+    sex = next(c for c in pl.read_csv(platform.extract, n_rows=1).columns if c in ("Sexo", "Sex"))
+    _rewrite_extract(platform, lambda frame: frame.filter(pl.col(sex) == "2"))
+
+
+def _per_sex_keys(defs: dg.Definitions) -> list[str]:
+    graph = defs.resolve_asset_graph()
+    return sorted(key.to_user_string() for key in graph.get_all_asset_keys()
+                  if graph.get(key).partitions_def is not None)
+
+
+def test_an_absent_sex_succeeds_as_skipped_through_every_per_sex_asset(platform, instance):
+    """What the UI or the automation runs for a sex the extract has no patient of: every
+    per-sex asset materializes saying so, reads and writes nothing, and its blocking
+    checks pass (nothing is held back) while its warning checks warn."""
+    from mh_assets_tests.support.platform import load_defs
+
+    _female_only(platform)
+    assert materialize(instance, ["registry_extract", "icd_descriptors", "cohort",
+                                  "excluded_records"]).success
+    before = sorted(p.relative_to(platform.artifacts) for p in platform.artifacts.rglob("*"))
+    keys = _per_sex_keys(load_defs())
+    assert len(keys) == 10
+    result = materialize(instance, keys, partition_key="male")
+    assert result.success
+    for key in keys:
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        metadata = event.asset_materialization.metadata
+        assert event.asset_materialization.partition == "male"
+        assert "No patients of this sex in the extract" in metadata["skipped"].value, key
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["descriptor_coverage"].passed  # blocking: nothing to check
+    for name in ("corpus_not_empty", "confounder_audit", "subtypes_supported", "clusters_stable"):
+        assert not checks[name].passed, name
+        assert checks[name].severity == dg.AssetCheckSeverity.WARN
+    after = sorted(p.relative_to(platform.artifacts) for p in platform.artifacts.rglob("*")
+                   if "provenance" not in p.parts)
+    assert [p for p in after if p not in before] == []  # nothing written for the absent sex
+
+
+@pytest.mark.slow
+def test_automation_publishes_from_the_one_sex_an_extract_has(tmp_path, monkeypatch):
+    """A female-only extract under the UI's automation: tick the refresh conditions and
+    run what each tick requests, as the daemon does, until nothing is requested. The
+    male partition is skipped all the way down, so the tables, maps and report are built
+    (from the female partition) without a click. The descriptors preset keeps it quick."""
+    from mh_assets_tests.support.platform import load_defs
+
+    made = make_platform(tmp_path, patients=260, seed=5, quirks=False)
+    use_platform(monkeypatch, made)
+    monkeypatch.setenv("MH_PRESET", "descriptors")
+    _female_only(made)
+    defs = load_defs()
+    fast = {"ops": {"k_selection": {"config": {"null_cohorts": 5, "n_bootstrap": 10}}}}
+    built: set[tuple[str, str | None]] = set()
+    with dg.instance_for_test(temp_dir=str(made.home)) as instance:
+        # the automation sensor has ticked on the empty instance before the extract lands
+        cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+        assert materialize(instance, ["registry_extract", "icd_descriptors"], defs=defs).success
+        for _ in range(8):
+            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                     cursor=cursor)
+            cursor = tick.cursor
+            requested: dict[str | None, list[str]] = {}
+            for key in defs.resolve_asset_graph().get_all_asset_keys():
+                for partition in tick.get_requested_partitions(key):
+                    requested.setdefault(partition, []).append(key.to_user_string())
+            if not requested:
+                break
+            for partition, keys in requested.items():
+                config = fast if "k_selection" in keys else None
+                assert materialize(instance, keys, partition, config, defs=defs).success, keys
+                built |= {(key, partition) for key in keys}
+        else:
+            pytest.fail("the automation kept requesting runs")
+    assert {("study_report", None), ("cluster_maps", None), ("mlm_checkpoint", "male"),
+            ("cluster_profiles", "female")} <= built
+    html = (made.artifacts / layout.REPORT).read_text()
+    assert "Male: no patients of this sex in the extract; not analysed." in html
+    assert set(pl.read_csv(made.artifacts / "tables" / "clusters.csv")["sex"]) == {"female"}
