@@ -117,6 +117,8 @@ def training_arguments(
         dataloader_num_workers=0,
         dataloader_pin_memory=device.type == "cuda",
         remove_unused_columns=False,
+        # held-out batches give a loss, never logits to gather: no stage has metrics
+        prediction_loss_only=True,
     )
 
 
@@ -185,20 +187,22 @@ def train(
     processing_class: Any = None,
     before: Sequence[TrainerCallback] = (),
     after: Sequence[TrainerCallback] = (),
+    trainer_class: type[LengthGroupedTrainer] = LengthGroupedTrainer,
 ) -> tuple[Trainer, "ProgressCallback"]:
     """Run one stage's Trainer (resuming from ``resume`` when given) with a progress log.
 
     Both stages train the same way -- per-epoch state in ``state_dir``, length-grouped
     batches, evaluation only where there is a held-out set -- so they differ only in
     the model, data and collator they pass here. Callbacks run in the order
-    ``before``, the progress log, ``after``.
+    ``before``, the progress log, ``after``. A stage with its own loss passes its
+    ``trainer_class`` (a :class:`LengthGroupedTrainer`).
     """
     args = training_arguments(
         config, state_dir=state_dir, device=device, learning_rate=learning_rate,
         epochs=epochs, batch_size=batch_size, evaluate=eval_dataset is not None,
     )
     progress = ProgressCallback(stage, log, config.progress_interval_s)
-    trainer = LengthGroupedTrainer(
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=train_dataset,

@@ -168,3 +168,58 @@ def test_a_loaded_tokenizer_saves_the_same_config_as_the_trained_one(tmp_path):
     for name in ("tokenizer_config.json", "tokenizer.json"):
         assert (tmp_path / "trained" / name).read_bytes() == \
             (tmp_path / "reloaded" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("width", [None, 64])
+def test_pad_batch_gives_the_tensors_the_tokenizer_pads_to(texts, side, width):
+    """encode tokenizes once and pads per batch itself: the tensors must be the ones the
+    tokenizer's own padding gives, or the embeddings would change."""
+    from mh_assets.core.modelling.embed import pad_batch
+
+    tokenizer = train_domain_tokenizer(texts, vocab_size=500, max_length=64)
+    tokenizer.padding_side = side
+    batch = list(texts[:7])
+    ids = tokenizer(batch, truncation=True, max_length=64)["input_ids"]
+    expected = tokenizer(batch, padding="max_length" if width else "longest", truncation=True,
+                         max_length=64, return_tensors="pt", return_token_type_ids=False)
+    input_ids, attention_mask = pad_batch(ids, tokenizer, width)
+    assert torch.equal(input_ids, expected["input_ids"])
+    assert torch.equal(attention_mask, expected["attention_mask"])
+
+
+def test_the_masked_lm_loss_projects_only_masked_positions_and_equals_the_models_own(
+        texts, tmp_path):
+    """Same loss and gradients as the model's forward, with the vocabulary projection
+    applied to the masked rows only (what makes the MLM stage cheaper)."""
+    from transformers import TrainingArguments
+
+    from mh_assets.core.modelling.backbone import masked_lm
+    from mh_assets.core.modelling.mlm import MaskedPositionsTrainer, MaskOrPad
+
+    config = preset_config("demo", hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=64, tokenizer_vocab_size=300, max_length=32)
+    tokenizer = train_domain_tokenizer(texts, config.tokenizer_vocab_size, config.max_length)
+    torch.manual_seed(0)
+    model = masked_lm(config, tokenizer, None).eval()  # no dropout: both passes alike
+    features = [{"input_ids": torch.tensor(ids)} for ids in
+                tokenizer(texts[:16], truncation=True, max_length=32)["input_ids"]]
+    torch.manual_seed(1)
+    batch = MaskOrPad(tokenizer, 0.15)(features)
+    trainer = MaskedPositionsTrainer(model=model, args=TrainingArguments(
+        output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+    rows = []
+    hook = model.cls.predictions.decoder.register_forward_hook(
+        lambda _m, args, _out: rows.append(args[0].numel() // args[0].shape[-1]))
+    ours = trainer.compute_loss(model, dict(batch))
+    ours.backward()
+    ours_grad = model.deberta.embeddings.word_embeddings.weight.grad.clone()
+    model.zero_grad()
+    theirs = model(**batch).loss
+    theirs.backward()
+    hook.remove()
+    assert rows[0] == int((batch["labels"] != -100).sum()) < batch["labels"].numel() // 3
+    assert rows[1] == batch["labels"].numel()  # the model's own forward: every position
+    assert torch.allclose(ours, theirs, atol=1e-6)
+    assert torch.allclose(ours_grad, model.deberta.embeddings.word_embeddings.weight.grad,
+                          atol=1e-6)
