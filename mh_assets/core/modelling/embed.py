@@ -83,23 +83,34 @@ def encode(
     out = np.empty((len(texts), model.projection.out_features), dtype=np.float32)
     if not texts:
         return out
+    ids = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
     if config.pad_to_max_length:
-        order, padding = np.arange(len(texts)), "max_length"
+        order = np.arange(len(texts))
     else:
-        lengths = tokenizer(
-            texts, truncation=True, max_length=config.max_length, return_length=True
-        )["length"]
-        order, padding = np.argsort(-np.asarray(lengths), kind="stable"), "longest"
+        order = np.argsort(-np.asarray([len(row) for row in ids]), kind="stable")
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(config, device))
     with torch.inference_mode(), autocast:
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            batch = tokenizer(
-                [texts[i] for i in rows], padding=padding, truncation=True,
-                max_length=config.max_length, return_tensors="pt", return_token_type_ids=False,
-            ).to(device)  # fmt: skip
-            vectors = model.embed(batch["input_ids"], batch["attention_mask"]).float()
+            width = config.max_length if config.pad_to_max_length else None
+            input_ids, attention_mask = pad_batch([ids[i] for i in rows], tokenizer, width)
+            vectors = model.embed(input_ids.to(device), attention_mask.to(device)).float()
             if config.normalize_embeddings:
                 vectors = F.normalize(vectors, dim=-1)
             out[rows] = vectors.cpu().numpy()
     return out
+
+
+def pad_batch(ids: Sequence[Sequence[int]], tokenizer: PreTrainedTokenizerBase,
+              width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask), int64, of token id lists padded to ``width`` (None:
+    the batch's longest) -- the tensors ``tokenizer(texts, padding=...)`` returns for
+    these texts, built from one tokenization of all texts instead of one per batch (the
+    second pass was ~10% of embedding a null cohort's 300 texts)."""
+    width = width or max(len(row) for row in ids)
+    input_ids = np.full((len(ids), width), tokenizer.pad_token_id, dtype=np.int64)
+    attention_mask = np.zeros((len(ids), width), dtype=np.int64)
+    for r, row in enumerate(ids):
+        at = slice(width - len(row), width) if tokenizer.padding_side == "left" else slice(len(row))
+        input_ids[r, at], attention_mask[r, at] = row, 1
+    return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)

@@ -63,3 +63,37 @@ def test_eta_squared_matches_the_hand_computation():
     # grand mean 4; group means 2 and 6: between 2*4 + 2*4 = 16; total 9+1+1+9 = 20.
     assert eta_squared(np.array([0, 0, 1, 1]), np.array([1.0, 3.0, 5.0, 7.0])) == pytest.approx(0.8)
     assert eta_squared(np.array([0, 1, 0, 1]), np.array([2.0, 2.0, 2.0, 2.0])) == 0.0
+
+
+def test_thread_limit_builds_one_controller_and_still_caps_threads(monkeypatch):
+    """Repeated blocks reuse one controller (no rescan of the loaded libraries per
+    call), each block still caps every BLAS/OpenMP pool at 1 thread, and an import
+    (a library may have loaded) makes the next block rebuild it."""
+    import sys
+    import types
+
+    import threadpoolctl
+
+    from mh_assets.core.clustering import geometry
+
+    built = []
+
+    class Counting(threadpoolctl.ThreadpoolController):
+        def __init__(self):
+            super().__init__()
+            built.append(self)
+
+    monkeypatch.setattr(geometry, "ThreadpoolController", Counting)
+    monkeypatch.setattr(geometry, "_controller", None)
+    for _ in range(5):
+        with geometry.thread_limit(1):
+            pools = threadpoolctl.threadpool_info()
+            assert pools and all(pool["num_threads"] == 1 for pool in pools)
+    assert len(built) == 1
+    monkeypatch.setitem(sys.modules, "mh_assets_tests_fake_blas", types.ModuleType("fake"))
+    with geometry.thread_limit(1):
+        assert all(pool["num_threads"] == 1 for pool in threadpoolctl.threadpool_info())
+    assert len(built) == 2
+    with geometry.thread_limit(None):
+        pass
+    assert len(built) == 2
