@@ -412,9 +412,10 @@ def clusterability(corpus: pl.DataFrame, representations: Mapping[str, Represent
     observed, nulls = {}, {}
     for name, features in representations.items():
         started = time.perf_counter()
-        observed[name] = cluster_statistics(features(cohorts[0]), config, per_cohort[0][2])
-        tasks = [(features(cohort), config, seed[2], observed[name][0])
-                 for cohort, seed in zip(cohorts[1:], per_cohort[1:], strict=True)]
+        matrices = _features_of_all(features, cohorts)
+        observed[name] = cluster_statistics(matrices[0], config, per_cohort[0][2])
+        tasks = [(X, config, seed[2], observed[name][0])
+                 for X, seed in zip(matrices[1:], per_cohort[1:], strict=True)]
         built = time.perf_counter()
         nulls[name] = parallel_map(cluster_statistics, tasks, config.null_jobs)
         null_mean = float(np.mean([s[1] for s in nulls[name]]))
@@ -422,6 +423,14 @@ def clusterability(corpus: pl.DataFrame, representations: Mapping[str, Represent
             f"{null_mean:.3f} over {len(tasks)} cohorts ({built - started:.1f} s features, "
             f"{time.perf_counter() - built:.1f} s clustering)")
     return Clusterability.from_statistics(observed, nulls, config)
+
+
+def _features_of_all(features: Representation, cohorts: list[pl.DataFrame]) -> list[Matrix]:
+    """Every cohort's feature matrix; in one call where the representation offers
+    ``many`` (the transformer: one embedding pass over all cohorts' texts, the observed
+    cohort's among them, so observed and null are embedded alike)."""
+    many = getattr(features, "many", None)
+    return many(cohorts) if many is not None else [features(cohort) for cohort in cohorts]
 
 
 def _subsample(corpus: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:

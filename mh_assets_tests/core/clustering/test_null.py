@@ -244,3 +244,23 @@ def test_metadata_holds_rounded_aggregates_only(corpus, verdicts):
 def test_tfidf_features_use_the_config():
     features = tfidf_features(ClusterConfig(svd_components=7))(random_corpus(60, seed=2))
     assert features.shape == (60, 7) and features.dtype == np.float32
+
+
+def test_a_per_patient_representation_embeds_all_cohorts_in_one_call_of_distinct_texts(
+        corpus):
+    """The transformer's null cohorts go through one embedding pass (batches of similar
+    length, each distinct text once), and each cohort gets its own patients' rows."""
+    from mh_assets.core.representations import PerPatient
+
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:  # a text's row depends on the text only
+        calls.append(texts)
+        return np.array([[len(t), sum(map(ord, t)) % 97] for t in texts], dtype=np.float32)
+
+    clusterability(corpus, {"transformer": PerPatient(embed)}, FAST)
+    assert len(calls) == 1
+    assert len(calls[0]) == len(set(calls[0])) < (FAST.null_cohorts + 1) * FAST.null_sample_size
+    cohorts = [corpus.head(50), corpus.tail(80), corpus.head(50)]
+    for got, cohort in zip(PerPatient(embed).many(cohorts), cohorts, strict=True):
+        np.testing.assert_array_equal(got, embed(cohort[schema.TEXT].to_list()))
