@@ -74,7 +74,7 @@ def skipped_partition(context: dg.AssetExecutionContext, platform: Any) -> dg.Ma
     reason = (f"No patients of this sex in the extract: the {sex} partition is skipped "
               "(nothing read or written); the tables, maps and report that combine both "
               "sexes are built without it.")
-    context.log.warning(f"{sex}: {asset} skipped. {reason}")
+    context.log.info(f"{sex}: {asset} skipped. {reason}")  # the cohort check warns once
     selected = context.selected_asset_check_keys
     checks = [
         dg.AssetCheckResult(

@@ -76,10 +76,8 @@ def materialize_all(
     for group in _consecutive(plan_stages(defs, sexes)):
         if group[0].partition_key:
             present = present_sexes(platform.store)
-            for stage in group:
-                if stage.partition_key not in present:
-                    log(f"==> partition {stage.partition_key} skipped: no patients of this "
-                        "sex in the extract")
+            for stage in [stage for stage in group if stage.partition_key not in present]:
+                run_ids.append(_record_skip(defs, instance, stage, config, platform, log))
             group = [stage for stage in group if stage.partition_key in present]
             if not group:
                 continue
@@ -107,6 +105,20 @@ def materialize_all(
         log(f"<== {', '.join(_label(s) for s in group)}: {time.perf_counter() - started:.1f} s"
             + (f" ({processes} processes side by side)" if processes > 1 else ""))
     return run_ids
+
+
+def _record_skip(defs: dg.Definitions, instance: dg.DagsterInstance, stage: Stage,
+                 config: dict, platform, log: Callable[[str], None]) -> str:
+    """A sex without patients: its partition's run, here and at once -- every asset
+    materializes as skipped, reading and writing nothing (``defs.partitions``) -- so the
+    instance shows this extract's refresh as complete (``refresh_complete``) and the UI
+    says why the partition is empty, as it does after an automated refresh."""
+    log(f"==> partition {stage.partition_key} skipped: no patients of this sex in the extract")
+    run_id, failure = _execute(defs, instance, stage, config)
+    unrecorded = _record(instance, run_id, platform)
+    if failure or unrecorded:
+        raise RuntimeError(_failed(stage, run_id, failure, unrecorded))
+    return run_id
 
 
 def partition_processes(settings) -> int:
