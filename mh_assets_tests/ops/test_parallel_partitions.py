@@ -193,3 +193,32 @@ def test_a_partition_process_dies_with_the_command(tmp_path):
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     pytest.fail("the partition process outlived the command killed with -9")
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores for worker processes")
+@pytest.mark.parametrize("style", ["returns", "yields"])
+def test_a_clustering_step_releases_its_workers_when_it_ends(monkeypatch, style):
+    """A UI step is a process of its own: its parallel workers must not outlive the
+    step (they kept the k_selection process alive five minutes)."""
+    from mh_assets.defs.partitions import clusters_asset
+
+    monkeypatch.setattr(geometry, "usable_cores", lambda: 2)
+    alive_inside: list[bool] = []
+
+    def work():
+        assert geometry.parallel_map(_square, [(2,), (3,), (4,)], n_jobs=2) == [4, 9, 16]
+        alive_inside.append(bool(_loky_workers()))
+
+    if style == "returns":
+        def body(context):
+            work()
+            return dg.MaterializeResult()
+    else:
+        def body(context):
+            work()
+            yield dg.MaterializeResult()
+
+    asset = clusters_asset(name="step")(body)
+    assert dg.materialize([asset], partition_key="female").success
+    assert alive_inside == [True]  # workers were there while the step ran
+    assert not _loky_workers()
