@@ -279,7 +279,9 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
         _catalog_table(store, "clusters", partition),
         *([_catalog_table(store, "cluster_codes", partition)]
           if store.path(layout.table("cluster_codes")).exists() else []),
-        _catalog_table(store, "cluster_pairs"),
+        # pairs need both sexes: an empty table says why rather than standing there blank
+        _catalog_table(store, "cluster_pairs", f" (none: {' and '.join(absent)} not analysed "
+                       "in this run)" if absent else ""),
     ])
     descriptives = Section("Cohort descriptives", [
         _catalog_table(store, "descriptives"),
