@@ -495,4 +495,5 @@ def test_automation_publishes_from_the_one_sex_an_extract_has(tmp_path, monkeypa
     html = (made.artifacts / layout.REPORT).read_text()
     assert "Male: no patients of this sex in the extract; not analysed." in html
     assert "Male and female cluster pairs (none: male not analysed in this run)" in html
+    assert html.count("(no male patients in this extract: nothing to compare)") >= 2  # S1, S5
     assert set(pl.read_csv(made.artifacts / "tables" / "clusters.csv")["sex"]) == {"female"}

@@ -267,6 +267,10 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
     figures_dir = store.path(layout.FIGURES)
     descriptive_figures = sorted(p.stem for p in figures_dir.glob("fig*.png"))
     absent = [sex for sex in SEXES if sex not in analysed_sexes(store)]
+    # tables that compare the sexes say so when one has no patients, not just show blanks
+    no_patients = [sex for sex in SEXES if sex not in present_sexes(store)]
+    by_sex = (f" (no {' or '.join(no_patients)} patients in this extract: nothing to compare)"
+              if no_patients else "")
     maps = sorted(p.stem for p in figures_dir.glob("*_map_*.png")
                   if not p.stem.endswith(tuple(f"_{sex}" for sex in absent)))
     from mh_assets.core.clustering.verdict import NOT_SUPPORTED
@@ -275,7 +279,7 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
     partition = (" (a descriptive partition, not subtypes, where the data do not support "
                  "subtypes)" if descriptive_only else "")
     tables = Section("Supplementary tables", [
-        _catalog_table(store, "sud_by_sex"),
+        _catalog_table(store, "sud_by_sex", by_sex),
         _catalog_table(store, "clusters", partition),
         *([_catalog_table(store, "cluster_codes", partition)]
           if store.path(layout.table("cluster_codes")).exists() else []),
@@ -284,7 +288,7 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
                        "in this run)" if absent else ""),
     ])
     descriptives = Section("Cohort descriptives", [
-        _catalog_table(store, "descriptives"),
+        _catalog_table(store, "descriptives", by_sex),
         *(_catalog_figure(store, stem) for stem in descriptive_figures),
     ])
     cluster_maps = Section("Cluster maps", [_catalog_figure(store, s) for s in maps])
