@@ -123,8 +123,8 @@ def skipped_partition(context: dg.AssetExecutionContext, platform: Any
                 else f"not run, the {sex} partition is skipped."))
         for spec in context.assets_def.check_specs if spec.key in selected
     ]
-    # yielded, not returned: a returned MaterializeResult without every check's result
-    # reads to Dagster as a tuple of outputs
+    # yielded one by one, as the bodies with checks yield theirs (a returned
+    # MaterializeResult must carry every check's result, or Dagster reads it as a tuple)
     yield dg.MaterializeResult(
         metadata={"skipped": dg.MetadataValue.md(reason), "patients": 0,
                   **provenance_metadata(context, platform.settings)})
