@@ -334,6 +334,10 @@ def sexes_with_patients(flow: pl.DataFrame) -> list[str]:
             if kept.height and sex in kept.columns and int(kept[sex][0]) > 0]
 
 
+#: What every output says of a sex the extract has no patient of (logs, checks, report).
+ABSENT_SEX = "no patients of this sex in the extract"
+
+
 def present_sexes(store) -> list[str]:
     """:func:`sexes_with_patients` of the cohort flow in ``store`` (an
     :class:`~mh_assets.core.storage.ArtifactStore`); both sexes before any cohort exists."""

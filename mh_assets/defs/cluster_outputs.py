@@ -6,7 +6,7 @@ import polars as pl
 from mh_assets.core import layout
 from mh_assets.core.clustering.io import read_assignments, read_embeddings
 from mh_assets.core.clustering.projection import UMAP_MIN_POINTS
-from mh_assets.core.cohort import analysed_sexes
+from mh_assets.core.cohort import ABSENT_SEX, analysed_sexes
 from mh_assets.core.publish import cluster_table as tables
 from mh_assets.core.publish import maps
 from mh_assets.core.schema import SEXES
@@ -33,8 +33,7 @@ def _profiles(platform: Platform, part: str) -> dict[str, pl.DataFrame]:
 def _say_missing(context: dg.AssetExecutionContext, platform: Platform) -> dict[str, object]:
     missing = [sex for sex in SEXES if sex not in analysed_sexes(platform.store)]
     if missing:
-        context.log.warning(f"built without {', '.join(missing)}: no patients of this sex "
-                            "in the extract")
+        context.log.warning(f"built without {', '.join(missing)}: {ABSENT_SEX}")
     return {"missing_sexes": dg.MetadataValue.json(missing)}
 
 

@@ -101,8 +101,8 @@ def cohort_selection(context: dg.AssetExecutionContext, platform: PlatformParam)
         check_name="cohort_not_empty",
         passed=True,
         metadata={"patients_per_sex": dg.MetadataValue.json(shown), "empty": empty},
-        description=(", ".join(empty) + ": no patients of this sex in the extract; that "
-                     "partition is skipped, the other completes") if empty else None,
+        description=(", ".join(empty) + f": {core_cohort.ABSENT_SEX}; that partition is "
+                     "skipped, the other completes") if empty else None,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 
 from mh_assets.core.clustering.geometry import release_workers
-from mh_assets.core.cohort import present_sexes
+from mh_assets.core.cohort import ABSENT_SEX, present_sexes
 from mh_assets.core.schema import SEXES
 from mh_assets.defs.metadata import provenance_metadata
 
@@ -74,9 +74,6 @@ def sex_check(name: str, asset: str, description: str, *, blocking: bool = False
                                  blocking=blocking, description=description)
 
 
-ABSENT_SEX = "no patients of this sex in the extract"
-
-
 def skips_absent_sex(body: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a per-sex asset's body: for a sex the cohort has no patient of, return
     :func:`skipped_partition` instead of running it (nothing read, nothing written).
@@ -109,9 +106,9 @@ def skipped_partition(context: dg.AssetExecutionContext, platform: Any
     cross-sex assets build from ``analysed_sexes``, which leaves an absent sex out.
     """
     sex, asset = context.partition_key, context.asset_key.to_user_string()
-    reason = (f"No patients of this sex in the extract: the {sex} partition is skipped "
-              "(nothing read or written); the tables, maps and report that combine both "
-              "sexes are built without it.")
+    reason = (f"{ABSENT_SEX.capitalize()}: the {sex} partition is skipped (nothing read or "
+              "written); the tables, maps and report that combine both sexes are built "
+              "without it.")
     context.log.info(f"{sex}: {asset} skipped. {reason}")  # the cohort check warns once
     selected = context.selected_asset_check_keys
     checks = [

@@ -27,7 +27,7 @@ from pathlib import Path
 import dagster as dg
 
 from mh_assets.core.clustering.geometry import release_workers, usable_core_ids
-from mh_assets.core.cohort import present_sexes
+from mh_assets.core.cohort import ABSENT_SEX, present_sexes
 from mh_assets.core.environment import PROJECT_ROOT
 from mh_assets.core.modelling.config import GPU_POOL
 from mh_assets.core.schema import SEXES
@@ -94,14 +94,8 @@ def materialize_all(
         else:
             outcomes = [_execute(defs, instance, stage, config) for stage in group]
             release_workers()  # the command's process can then exit without waiting
-        failures = []
-        for stage, (run_id, failure) in zip(group, outcomes, strict=True):
-            run_ids.append(run_id)
-            unrecorded = _record(instance, run_id, platform)
-            if failure or unrecorded:
-                failures.append(_failed(stage, run_id, failure, unrecorded))
-        if failures:
-            raise RuntimeError("; ".join(failures))
+        run_ids += [run_id for run_id, _ in outcomes]
+        _settle(group, outcomes, instance, platform)
         log(f"<== {', '.join(_label(s) for s in group)}: {time.perf_counter() - started:.1f} s"
             + (f" ({processes} processes side by side)" if processes > 1 else ""))
     return run_ids
@@ -113,12 +107,22 @@ def _record_skip(defs: dg.Definitions, instance: dg.DagsterInstance, stage: Stag
     materializes as skipped, reading and writing nothing (``defs.partitions``) -- so the
     instance shows this extract's refresh as complete (``refresh_complete``) and the UI
     says why the partition is empty, as it does after an automated refresh."""
-    log(f"==> partition {stage.partition_key} skipped: no patients of this sex in the extract")
-    run_id, failure = _execute(defs, instance, stage, config)
-    unrecorded = _record(instance, run_id, platform)
-    if failure or unrecorded:
-        raise RuntimeError(_failed(stage, run_id, failure, unrecorded))
-    return run_id
+    log(f"==> partition {stage.partition_key} skipped: {ABSENT_SEX}")
+    outcome = _execute(defs, instance, stage, config)
+    _settle([stage], [outcome], instance, platform)
+    return outcome[0]
+
+
+def _settle(stages: Sequence[Stage], outcomes: Sequence[tuple[str, str | None]],
+            instance: dg.DagsterInstance, platform) -> None:
+    """Write each run's record; raise with every failed (or unrecorded) stage's sentence."""
+    failures = []
+    for stage, (run_id, failure) in zip(stages, outcomes, strict=True):
+        unrecorded = _record(instance, run_id, platform)
+        if failure or unrecorded:
+            failures.append(_failed(stage, run_id, failure, unrecorded))
+    if failures:
+        raise RuntimeError("; ".join(failures))
 
 
 def partition_processes(settings) -> int:

@@ -88,11 +88,11 @@ def encode(
         order = np.arange(len(texts))
     else:
         order = np.argsort(-np.asarray([len(row) for row in ids]), kind="stable")
+    width = config.max_length if config.pad_to_max_length else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(config, device))
     with torch.inference_mode(), autocast:
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            width = config.max_length if config.pad_to_max_length else None
             input_ids, attention_mask = pad_batch([ids[i] for i in rows], tokenizer, width)
             vectors = model.embed(input_ids.to(device), attention_mask.to(device)).float()
             if config.normalize_embeddings:

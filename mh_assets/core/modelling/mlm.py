@@ -175,12 +175,12 @@ class MaskedPositionsTrainer(runtime.LengthGroupedTrainer):
     """
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        head = getattr(self.accelerator.unwrap_model(model), "cls", None)
+        unwrapped = self.accelerator.unwrap_model(model)
+        head = getattr(unwrapped, "cls", None)
         if head is None or "labels" not in inputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         labels = inputs["labels"]
-        encoder = self.accelerator.unwrap_model(model).base_model
-        hidden = encoder(**{k: v for k, v in inputs.items() if k != "labels"})[0]
+        hidden = unwrapped.base_model(**{k: v for k, v in inputs.items() if k != "labels"})[0]
         picked = labels != -100
         scores = head(hidden[picked])
         loss = (torch.nn.functional.cross_entropy(scores.float(), labels[picked])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mh_assets.core import layout
 from mh_assets.core.clustering.config import ClusterConfig
-from mh_assets.core.cohort import CohortRules, present_sexes
+from mh_assets.core.cohort import ABSENT_SEX, CohortRules, present_sexes
 from mh_assets.core.corpus import CoverageThresholds
 from mh_assets.core.evaluation.scoring import ScoringConfig
 from mh_assets.core.modelling.config import TrainingConfig
@@ -61,8 +61,7 @@ def summary_section(store: ArtifactStore, patients: dict[str, int | str]) -> Sec
     for sex in SEXES:
         verdict = _read(store, layout.verdict(sex))
         if sex not in present:
-            items.append(f"{sex.capitalize()}: no patients of this sex in the extract; not "
-                         "analysed.")
+            items.append(f"{sex.capitalize()}: {ABSENT_SEX}; not analysed.")
             continue
         if verdict is None:
             items.append(f"{sex.capitalize()}: no clustering in this run.")
