@@ -122,32 +122,22 @@ def cluster_pairs(context: dg.AssetExecutionContext, platform: PlatformParam):
     "the maps as figures/embedding_map_METHOD_SEX.*).",
 )
 def cluster_maps(context: dg.AssetExecutionContext, platform: PlatformParam):
+    from mh_assets.core.clustering.geometry import release_workers
     from mh_assets.core.publish import figures as draw
+    from mh_assets.core.publish.cluster_figures import SexFigureInputs, cluster_figures
 
     settings, store = platform.settings, platform.store
-    figures = {}
-    for sex, codes in _profiles(platform, "codes").items():
-        name = f"cluster_prevalence_map_{sex}"
-        figures[name] = draw.prevalence_heatmap(
-            maps.prevalence_cells(codes, settings.min_cell), name,
-            draw.figure_entry(name).title, panel=draw.SEX_NAMES[sex])
+    profiles = _profiles(platform, "codes")
     # each sex's embeddings and clusters read once, for both maps
-    samples = {sex: (read_embeddings(store, sex), *read_assignments(store, sex))
-               for sex in analysed_sexes(store)}
-    no_umap = [sex for sex, sample in samples.items()
-               if "umap" not in maps.map_methods(len(sample[0]))]
-    for method in ("pca", "umap"):
-        axis = "PCA component" if method == "pca" else "UMAP"
-        for sex, (embeddings, clusters, names) in samples.items():
-            if sex in no_umap and method == "umap":
-                continue
-            name = f"embedding_map_{method}_{sex}"
-            figures[name] = draw.scatter_map(
-                maps.embedding_points(embeddings, clusters, names, method, settings.seed),
-                draw.figure_entry(name).title, name=name, x_label=f"{axis} 1",
-                y_label=f"{axis} 2", panel=draw.SEX_NAMES[sex],
-                note=f"A seeded sample of up to {maps.EMBEDDING_SAMPLE} patients; no hovers.",
-            )
+    inputs = {sex: SexFigureInputs(codes, read_embeddings(store, sex),
+                                   *read_assignments(store, sex))
+              for sex, codes in profiles.items()}
+    no_umap = [sex for sex, data in inputs.items()
+               if "umap" not in maps.map_methods(len(data.embeddings))]
+    try:
+        figures = cluster_figures(inputs, settings.min_cell, settings.seed)
+    finally:
+        release_workers()  # the drawing workers would keep this step alive for minutes
     for sex in no_umap:  # no count: a small one would be a cell to suppress
         context.log.info(f"{sex}: under {UMAP_MIN_POINTS} patients, no UMAP map (the PCA "
                          "map shows the same patients)")
