@@ -7,13 +7,21 @@ Two mechanisms, because they work at different levels:
 * ``pool="gpu"`` on the GPU assets lets the instance limit GPU steps *across runs*
   (the pool limit is set in ``deploy/dagster.yaml``).
 
-A run whose assets all belong to the ingest, cohort and corpus groups (what ``dagster
-asset materialize --select registry_extract,cohort,...,descriptor_corpus`` makes) runs
-its steps in one process instead: they are polars stages that use every core
-themselves, and a fresh process per step cost ~3 CPU-seconds of imports, code location
-and job reconstruction each -- more than the steps' own work on a small extract; on a
-1,000,000-row extract the two CLI invocations took 62.5 CPU-seconds that way and 30.4
-in one process (``benchmarks/ingest.py``, figures in ``benchmarks/README.md``).
+A run executes its steps in one process instead (:func:`runs_in_one_process`) where a
+process per step buys nothing: a fresh process costs ~3 CPU-seconds of imports, code
+location and job reconstruction, and 3-6 s of wall time before its step starts.
+
+* A run whose assets all belong to the ingest, cohort and corpus groups (what ``dagster
+  asset materialize --select registry_extract,cohort,...,descriptor_corpus`` makes):
+  they are polars stages that use every core themselves; on a 1,000,000-row extract the
+  two CLI invocations took 62.5 CPU-seconds with a process per step and 30.4 in one
+  (``benchmarks/ingest.py``, figures in ``benchmarks/README.md``).
+* Any run on a machine with no core beyond one per sex (:data:`SPARE_CORES_FROM`): both
+  sexes' runs go at once, each with a core, so a second step of a run could only take
+  turns with the first. On 2 cores a refresh from the UI spent ~40 s of a 111 s
+  per-sex run starting step processes. The GPU pool still limits the GPU steps across
+  runs (the in-process executor claims pool slots too); within a run one step runs at
+  a time.
 
 With ``MH_EXECUTOR=k8s`` each step runs as a Kubernetes job and the gpu-tagged steps
 request ``nvidia.com/gpu: 1`` through their ``dagster-k8s/config`` tag.
@@ -26,13 +34,16 @@ from typing import Any
 import dagster as dg
 
 from mh_assets.core.modelling.config import GPU_POOL
+from mh_assets.core.schema import SEXES
 from mh_assets.settings import Settings
 
-__all__ = ["GPU_POOL", "GPU_TAG", "IN_PROCESS_GROUPS", "build_executor", "gpu_op_tags",
-           "multiprocess_config", "runs_in_one_process"]
+__all__ = ["GPU_POOL", "GPU_TAG", "IN_PROCESS_GROUPS", "SPARE_CORES_FROM", "build_executor",
+           "gpu_op_tags", "multiprocess_config", "runs_in_one_process"]
 GPU_TAG = "mh-assets/gpu"
 #: Asset groups whose runs execute in one process (see the module docstring).
 IN_PROCESS_GROUPS = frozenset({"ingest", "cohort", "corpus"})
+#: Step processes only from this many usable cores: more than one per sex partition.
+SPARE_CORES_FROM = len(SEXES) + 1
 K8S_CONFIG_TAG = "dagster-k8s/config"
 K8S_GPU_CONFIG: dict[str, Any] = {
     "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
@@ -59,13 +70,20 @@ def multiprocess_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def runs_in_one_process(job: dg.JobDefinition) -> bool:
-    """Whether every asset a (subset) job materializes is in :data:`IN_PROCESS_GROUPS`.
-
-    A job that only runs checks (``daily_checks_job``) also qualifies; any other asset
-    -- training, clustering, publishing -- keeps the multiprocess executor, so GPU steps
-    stay limited and CPU steps run side by side.
+def runs_in_one_process(job: dg.JobDefinition, cores: int | None = None) -> bool:
+    """Whether a run of ``job`` executes its steps in one process: every asset it
+    materializes is in :data:`IN_PROCESS_GROUPS` (a job that only runs checks, such as
+    ``daily_checks_job``, also qualifies), or the machine has fewer than
+    :data:`SPARE_CORES_FROM` usable ``cores`` (default: this process's). Elsewhere --
+    training, clustering or publishing with cores to spare -- each step gets its own
+    process, so CPU steps run side by side and GPU steps stay limited per run.
     """
+    if cores is None:
+        from mh_assets.core.clustering.geometry import usable_cores
+
+        cores = usable_cores()
+    if cores < SPARE_CORES_FROM:
+        return True
     layer = job.asset_layer
     return all(layer.get(key).group_name in IN_PROCESS_GROUPS
                for key in layer.selected_asset_keys)
@@ -77,8 +95,8 @@ def runs_in_one_process(job: dg.JobDefinition) -> bool:
     requirements=dg.multiprocess_executor.get_requirements,
 )
 def _multiprocess_or_in_process(init_context: dg.InitExecutorContext):
-    """The multiprocess executor (same configuration), or the in-process one for a run of
-    ingest, cohort and corpus assets only."""
+    """The multiprocess executor (same configuration), or the in-process one where
+    :func:`runs_in_one_process` says so."""
     config = init_context.executor_config
     chosen, chosen_config = dg.multiprocess_executor, config
     if runs_in_one_process(init_context.job.get_definition()):

@@ -9,10 +9,12 @@ driven by Playwright; never ``playwright install``), saves screenshots under
 new-extract sensor refreshes once -- and that automation takes it from there.
 
 Selection: the ingest assets and the whole ``female`` chain -- corpus, the three GPU
-assets (each step a child process under ``dagster dev``'s multiprocess executor) and
-the clusters. The cross-sex publish assets need both sexes and are left to the
-demo-pipeline test. The automation sensor is paused while the user's run is made (it
-would otherwise start the per-sex chains) and resumed for the refresh.
+assets (each step a child process under ``dagster dev``'s multiprocess executor where
+the machine has cores to spare; on 2 cores, as in CI, the run's steps share one
+process: ``mh_assets/defs/executor.py``) and the clusters. The cross-sex publish
+assets need both sexes and are left to the demo-pipeline test. The automation sensor
+is paused while the user's run is made (it would otherwise start the per-sex chains)
+and resumed for the refresh.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage"]
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts"
-# Ingest through the GPU chain: every step is a subprocess of the multiprocess executor
-# (~30 s each on 2 cores), so the clustering steps -- wired the same way and covered in
+# Ingest through the GPU chain (with a process per step, as on more than 2 cores, ~30 s
+# each on 2 cores), so the clustering steps -- wired the same way and covered in
 # process by test_demo_pipeline.py -- stay out of the browser test's budget.
 USER_SELECTION = ["registry_extract", "icd_descriptors", "cohort", "excluded_records",
                   "descriptor_corpus", "mlm_checkpoint", "contrastive_checkpoint",
