@@ -129,16 +129,26 @@ class Settings:
         )
 
     def as_metadata(self) -> dict[str, str]:
-        """Flat, non-sensitive description of the settings for provenance."""
+        """Flat, non-sensitive description of the settings for provenance, as a reader
+        wants it: "not set" rather than None, lists joined with ", " (no Python repr)."""
         out: dict[str, str] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if hasattr(value, "__dataclass_fields__"):
                 for sub in fields(value):
-                    out[f"{f.name}.{sub.name}"] = str(getattr(value, sub.name))
+                    out[f"{f.name}.{sub.name}"] = _setting_text(getattr(value, sub.name))
             else:
-                out[f.name] = str(value)
+                out[f.name] = _setting_text(value)
         return out
+
+
+def _setting_text(value: object) -> str:
+    if value is None:
+        return "not set"
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return ", ".join(str(v) for v in items)
+    return str(value)
 
 
 # ------------------------------------------------------------------ validation

@@ -89,19 +89,19 @@ def subtype_verdict(
     reasons = []
     if beats_silhouette:
         reasons.append(f"silhouette {float(null_row['silhouette']):.2f} beats the null "
-                       f"(z = {float(null_row['silhouette_z']):.1f}, "
+                       f"(z = {float(null_row['silhouette_z']):.2f}, "
                        f"p = {float(null_row['silhouette_p']):.3f})")
     else:
         reasons.append(f"silhouette {float(null_row['silhouette']):.2f} is within the range of "
-                       f"degree-preserving null cohorts (z = {float(null_row['silhouette_z']):.1f},"
+                       f"degree-preserving null cohorts (z = {float(null_row['silhouette_z']):.2f},"
                        f" p = {float(null_row['silhouette_p']):.2f}; null max "
                        f"{float(null_row['null_silhouette_max']):.2f})")
     if beats_stability:
         reasons.append(f"stability {float(null_row['stability']):.2f} beats the null "
-                       f"(z = {float(null_row['stability_z']):.1f})")
+                       f"(z = {float(null_row['stability_z']):.2f})")
     else:
         reasons.append(f"stability {float(null_row['stability']):.2f} is no better than on the "
-                       f"null (z = {float(null_row['stability_z']):.1f}, "
+                       f"null (z = {float(null_row['stability_z']):.2f}, "
                        f"p = {float(null_row['stability_p']):.2f})")
     if unstable:
         reasons.append(f"{len(unstable)} of {len(cluster_jaccard)} clusters are unstable (mean "

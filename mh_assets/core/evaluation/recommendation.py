@@ -123,8 +123,9 @@ def _sentence(table: pl.DataFrame, run: str, tie: float) -> str:
     best_outcome = max((r[OUTCOME_AUROC] for r in rows.values()
                         if r[OUTCOME_AUROC] is not None), default=None)
     if best_outcome is not None and best_outcome < CHANCE:
-        parts.append(f"No representation predicts the held-out outcomes better than chance "
-                     f"(mean AUROC at most {_f(best_outcome)}).")
+        parts.append(f"Averaged over the held-out outcomes, no representation predicts them "
+                     f"much better than chance (mean AUROC at most {_f(best_outcome)}); "
+                     "single outcomes can differ (see the held-out prediction table).")
     elif reference and reference[OUTCOME_AUROC] is not None and _at_least(
             reference, me, OUTCOME_AUROC, tie):
         parts.append(f"Code count alone predicts the outcomes as well "

@@ -60,7 +60,12 @@ def readable(frame: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
     """Human headers, floats rounded to ``digits``, internal id columns dropped, and
     snake_case values of a "variable" column named too."""
     frame = frame.drop([c for c in DROPPED if c in frame.columns])
-    frame = frame.with_columns(pl.col(pl.Float64, pl.Float32).round(digits))
+    # a value rounded to -0.0 reads as 0; booleans as yes / no, not True / False
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    frame = frame.with_columns(
+        *(pl.when(pl.col(c).round(digits) == 0).then(0.0).otherwise(pl.col(c).round(digits))
+          .alias(c) for c in floats),
+        pl.col(pl.Boolean).replace_strict({True: "yes", False: "no"}, return_dtype=pl.Utf8))
     if "variable" in frame.columns:
         frame = frame.with_columns(pl.col("variable").replace(HEADERS))
     return frame.rename({c: HEADERS.get(c, c.replace("_", " ").replace("v: ", "V: "))
@@ -166,7 +171,10 @@ def subtypes_section(store: ArtifactStore) -> Section:
             "Each representation's clustering of the partition, and of degree-preserving "
             "null cohorts by the same pipeline: mean (sd) over the null cohorts, z and "
             "empirical p. Stability is the mean bootstrap Jaccard, the nulls' at the "
-            "observed k."))
+            "observed k. This pipeline is the null test's own (a sample of patients, few "
+            "resamples), so its silhouette and stability differ from the run's full-cohort "
+            "figures in the stability and criteria tables. Beats the null: on both scores, by "
+            "the z and p thresholds in Methods."))
     return Section("Are there subtypes?", items)
 
 
@@ -199,7 +207,8 @@ def representation_section(store: ArtifactStore) -> Section:
             f"Which representation? Criteria ({sex})", criteria_display(pl.read_csv(criteria)),
             "Mean AUROC over the scored outcomes and over the masked diagnoses; R² of code "
             "count from the representation; stability: mean bootstrap Jaccard at the run's "
-            "k; clusterability: beats the degree-preserving null. * marks the best per "
+            "k on the full cohort; clusterability: beats the degree-preserving null on both "
+            "silhouette and stability. * marks the best per "
             "criterion (the n_codes-only row is a reference, never marked)."))
         scores = pl.read_csv(store.path(layout.table(f"representation_evaluation_{sex}")))
         items.append(ReportTable(
@@ -227,7 +236,7 @@ def criteria_display(table: pl.DataFrame) -> pl.DataFrame:
         return pl.when(best).then(value + " *").otherwise(value).alias(title)
 
     verdict = pl.col(CLUSTERABLE).cast(pl.Utf8).replace_strict(
-        {"true": "beats the null", "false": "within the null"}, default="n/a")
+        {"true": "beats the null", "false": "does not beat the null"}, default="n/a")
     verdict = pl.when(pl.col("best").fill_null("").str.contains(CLUSTERABLE, literal=True)
                       ).then(verdict + " *").otherwise(verdict)
     return table.select(
@@ -235,7 +244,7 @@ def criteria_display(table: pl.DataFrame) -> pl.DataFrame:
         marked(OUTCOME_AUROC, "Outcome AUROC"),
         marked(MASKED_AUROC, "Masked-diagnosis AUROC"),
         marked(R2, "n_codes R²"),
-        marked(STABILITY, "Stability"),
+        marked(STABILITY, "Stability (full cohort)"),
         verdict.alias("Clusterability"),
     )
 
@@ -249,13 +258,15 @@ def clusterability_display(table: pl.DataFrame) -> pl.DataFrame:
     return table.select(
         pl.col("representation").alias("Representation"),
         pl.col("k").alias("k (this pipeline)"),
-        pl.col("silhouette").round(3).alias("Silhouette"),
+        # the null test's own pipeline: not the run's full-cohort silhouette or stability
+        pl.col("silhouette").round(3).alias("Silhouette (null-test pipeline)"),
         null("silhouette").alias("Null silhouette"),
-        pl.col("silhouette_z").round(1).alias("z (silhouette)"),
+        # two decimals: the rule is z >= 3, and a z of 2.96 must not read as 3
+        pl.col("silhouette_z").round(2).alias("z (silhouette)"),
         pl.col("silhouette_p").round(3).alias("p (silhouette)"),
-        pl.col("stability").round(3).alias("Stability"),
+        pl.col("stability").round(3).alias("Stability (null-test pipeline)"),
         null("stability").alias("Null stability"),
-        pl.col("stability_z").round(1).alias("z (stability)"),
+        pl.col("stability_z").round(2).alias("z (stability)"),
         pl.col("stability_p").round(3).alias("p (stability)"),
         pl.when(pl.col("beats_null")).then(pl.lit("yes")).otherwise(pl.lit("no"))
         .alias("Beats the null"),

@@ -70,5 +70,5 @@ def test_outcomes_nobody_predicts_are_called_chance_not_a_code_count_win():
                     "n_codes only": (0.52, 0.60)},
                    {"transformer": 0.5, "multi-hot categories": 0.5, "n_codes only": 1.0}),
         {}, {}, "transformer")
-    assert "better than chance (mean AUROC at most 0.52)" in found.sentence
+    assert "much better than chance (mean AUROC at most 0.52)" in found.sentence
     assert "Code count alone" not in found.sentence

@@ -37,7 +37,7 @@ def test_a_cohort_without_subtypes_reads_so_plainly_in_the_first_section(tmp_pat
     assert texts[1].startswith("Male: the data support 2 subtypes")
     assert any("descriptive partition" in t for t in texts[2:])
     table = next(i for i in section.items if isinstance(i, ReportTable))
-    assert table.frame["Silhouette"][0] == 0.171  # rounded for a reader
+    assert table.frame["Silhouette (null-test pipeline)"][0] == 0.171  # rounded for a reader
     html = build_report(ReportInput(leading=[section]))
     assert html.index("Are there subtypes?") < html.index("Provenance")
 
@@ -48,3 +48,20 @@ def test_the_descriptive_partition_note_is_absent_when_every_sex_is_supported(tm
         _publish(store, sex, "supported", ["silhouette beats the null"])
     texts = [i for i in subtypes_section(store).items if isinstance(i, str)]
     assert not any("descriptive partition" in t for t in texts)
+
+
+def test_report_tables_show_yes_no_no_minus_zero_and_a_z_just_under_three_as_such():
+    from mh_assets.core.publish.report_sections import clusterability_display, readable
+
+    shown = readable(pl.DataFrame({"k": [2, 3], "chosen": [False, True],
+                                   "delta": [-0.0001, 0.25]}))
+    assert shown["Chosen"].to_list() == ["no", "yes"]
+    assert [str(v) for v in shown["delta"].to_list()] == ["0.0", "0.25"]
+    row = {"representation": "multi-hot", "k": 5, "silhouette": 0.4,
+           "null_silhouette_mean": 0.1, "null_silhouette_sd": 0.01, "silhouette_z": 26.0,
+           "silhouette_p": 0.048, "stability": 0.9, "null_stability_mean": 0.8,
+           "null_stability_sd": 0.03, "stability_z": 2.9649, "stability_p": 0.048,
+           "beats_null": False}
+    table = clusterability_display(pl.DataFrame([row]))
+    assert table["z (stability)"][0] == 2.96  # the rule is z >= 3: not "3"
+    assert table["Beats the null"][0] == "no"
