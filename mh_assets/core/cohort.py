@@ -233,6 +233,11 @@ def _sex_counts() -> list[pl.Expr]:
     ]
 
 
+#: The flow's summary steps; between read and excluded come the reasons, one row each,
+#: after kept the kept records that lost a malformed code.
+FLOW_READ, FLOW_EXCLUDED, FLOW_KEPT = "read", "excluded (any reason)", "kept"
+
+
 def _flow(frame: pl.DataFrame, reasons: list[str], excluded: pl.Series) -> pl.DataFrame:
     """Rows per step by sex: read, each reason (a row under every reason it has),
     excluded for any reason, kept. Reasons keep the given order; zero rows still show."""
@@ -255,10 +260,10 @@ def _flow(frame: pl.DataFrame, reasons: list[str], excluded: pl.Series) -> pl.Da
     )
     kept = rows.filter(~pl.col("_excluded"))
     parts = [
-        step("read", rows),
+        step(FLOW_READ, rows),
         per_reason,
-        step("excluded (any reason)", rows.filter("_excluded")),
-        step("kept", kept),
+        step(FLOW_EXCLUDED, rows.filter("_excluded")),
+        step(FLOW_KEPT, kept),
         # the two columns it reads, not a copy of every kept row's every column
         _dropped_code_steps(frame.select(pl.col("Sex", DROPPED_CODES) if DROPPED_CODES in
                                          frame.columns else pl.col("Sex")).filter(~excluded)),
@@ -275,7 +280,7 @@ def _dropped_code_steps(kept: pl.DataFrame) -> pl.DataFrame:
     fields = (kept.select("Sex", pl.col(DROPPED_CODES).list.eval(
         pl.element().str.split(":").list.first()).list.unique().alias("_field"))
         .explode("_field").drop_nulls("_field"))
-    return (fields.group_by(pl.format("kept, a {} code dropped (not ICD-10-shaped)",
+    return (fields.group_by(pl.format(FLOW_KEPT + ", a {} code dropped (not ICD-10-shaped)",
                                       pl.col("_field")).alias("step"))
             .agg(_sex_counts()).sort("step"))
 
@@ -329,7 +334,7 @@ def select_cohort(extract: pl.DataFrame, rules: CohortRules, id_key: str) -> Coh
 def sexes_with_patients(flow: pl.DataFrame) -> list[str]:
     """The sexes the cohort keeps at least one patient of (from its flow table): the
     partitions that run; a sex without patients is skipped, not an error."""
-    kept = flow.filter(pl.col("step") == "kept")
+    kept = flow.filter(pl.col("step") == FLOW_KEPT)
     return [sex for sex in SEXES
             if kept.height and sex in kept.columns and int(kept[sex][0]) > 0]
 

@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 
 from mh_assets.core import layout
+from mh_assets.core.cohort import FLOW_KEPT
 from mh_assets.core.environment import git_commit, library_versions
 from mh_assets.core.schema import SEXES
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
@@ -109,7 +110,7 @@ def study_report(
     sections, validity = build_sections(store)
     extract = json.loads(store.path(layout.EXTRACT_INFO).read_text())
     flow = cohort_flow(store, settings.min_cell)
-    kept = flow.filter(pl.col("step") == "kept")
+    kept = flow.filter(pl.col("step") == FLOW_KEPT)
     patients = {sex: kept[sex][0] for sex in SEXES if kept.height and sex in kept.columns}
     synthetic = " -- SYNTHETIC DATA" if is_synthetic(store) else ""
     content = ReportInput(

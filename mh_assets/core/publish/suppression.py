@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mh_assets.core.cohort import FLOW_EXCLUDED, FLOW_KEPT, FLOW_READ
+
 SECONDARY_MARK = "*"
 VISIBLE, PRIMARY, SECONDARY = 0, 1, 2
 
@@ -246,8 +248,29 @@ def _text(value: Any, fmt: Callable[[Any], str] | None) -> str:
 
 def suppress_flow(flow: pl.DataFrame, min_cell: int = 10) -> pl.DataFrame:
     """The cohort flow (step, female, male, unknown, total) as it may be shown anywhere --
-    the report, the UI, a log: small counts hidden, and a second cell wherever the row
-    total would give one back."""
-    return suppress(flow, ["female", "male", "unknown", "total"],
+    the report, the UI, a log: small counts hidden, and a second cell wherever a total
+    would give one back. Three relations hold in it:
+
+    * along a row, total = female + male + unknown;
+    * down a column, read = excluded (any reason) + kept, and kept is the cohort size
+      every table publishes: so where the excluded count is hidden, *read* is withheld
+      (read 290, excluded <10, kept 285 would give the 5 back);
+    * down a column, the reasons against excluded (any reason): a record may have several
+      reasons, so they do not add up exactly, but a lone hidden reason beside the others
+      and the total is near enough to be read back; treated as a sum (conservative).
+    """
+    step = pl.col("step")
+    reason = ~step.is_in([FLOW_READ, FLOW_EXCLUDED]) & ~step.str.starts_with(FLOW_KEPT)
+    own = pl.int_range(pl.len())  # a row in no relation is a group of its own
+    helpers = {
+        "_balance": pl.when(step.is_in([FLOW_READ, FLOW_EXCLUDED])).then(-1).otherwise(own),
+        "_is_read": step == FLOW_READ,
+        "_reasons": pl.when(reason | (step == FLOW_EXCLUDED)).then(-1).otherwise(own),
+        "_is_excluded": step == FLOW_EXCLUDED,
+    }
+    counts = ["female", "male", "unknown", "total"]
+    margins = [ColumnMargin(c, by=(group,), total_flag=flag) for c in counts
+               for group, flag in (("_balance", "_is_read"), ("_reasons", "_is_excluded"))]
+    return suppress(flow.with_columns(**helpers), counts,
                     row_margins=[RowMargin("total", ("female", "male", "unknown"))],
-                    min_cell=min_cell)
+                    column_margins=margins, min_cell=min_cell).drop(list(helpers))

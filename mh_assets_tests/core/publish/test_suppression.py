@@ -15,6 +15,7 @@ from mh_assets.core.publish.suppression import (
     ColumnMargin,
     RowMargin,
     suppress,
+    suppress_flow,
     suppression_status,
 )
 
@@ -188,3 +189,33 @@ def test_every_published_column_is_a_string_and_nulls_are_blank():
 def test_a_margin_on_an_undeclared_count_column_is_refused():
     with pytest.raises(ValueError, match="margin column 'total'"):
         suppression_status(triple([5], [5]), ["male_n", "female_n"], row_margins=TRIPLE)
+
+
+def _flow(rows: list[tuple[str, int]]) -> pl.DataFrame:
+    """A one-sex cohort flow: (step, female count) rows."""
+    return pl.DataFrame({"step": [s for s, _ in rows], "female": [n for _, n in rows],
+                         "male": [0] * len(rows), "unknown": [0] * len(rows),
+                         "total": [n for _, n in rows]})
+
+
+def test_a_hidden_exclusion_count_is_not_left_to_read_minus_kept():
+    from mh_assets.core.cohort import FLOW_EXCLUDED, FLOW_KEPT, FLOW_READ
+
+    shown = suppress_flow(_flow([(FLOW_READ, 290), ("age outside 11-19", 5),
+                                 (FLOW_EXCLUDED, 5), (FLOW_KEPT, 285)]))
+    by_step = dict(zip(shown["step"], shown["total"], strict=True))
+    assert by_step[FLOW_EXCLUDED] == "<10"
+    assert by_step[FLOW_READ] == "*"  # 290 - 285 would give the 5 back
+    assert by_step[FLOW_KEPT] == "285"  # the cohort size: published with every table
+
+
+def test_a_lone_hidden_exclusion_reason_takes_a_second_reason_with_it():
+    from mh_assets.core.cohort import FLOW_EXCLUDED, FLOW_KEPT, FLOW_READ
+
+    shown = suppress_flow(_flow([(FLOW_READ, 500), ("admission after the study", 40),
+                                 ("age outside 11-19", 4), (FLOW_EXCLUDED, 44),
+                                 (FLOW_KEPT, 456)]))
+    female = dict(zip(shown["step"], shown["female"], strict=True))
+    assert female["age outside 11-19"] == "<10"
+    assert female["admission after the study"] == "*"  # 44 - 40 would give the 4 back
+    assert female[FLOW_EXCLUDED] == "44" and female[FLOW_READ] == "500"
