@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mh_assets.core import layout
 from mh_assets.core.clustering.config import ClusterConfig
-from mh_assets.core.cohort import ABSENT_SEX, CohortRules, present_sexes
+from mh_assets.core.cohort import ABSENT_SEX, ADULT_AGE, CohortRules, present_sexes
 from mh_assets.core.corpus import CoverageThresholds
 from mh_assets.core.evaluation.scoring import ScoringConfig
 from mh_assets.core.modelling.config import TrainingConfig
@@ -97,10 +97,14 @@ def methods_section(run: RunMethods) -> Section:
         f"admitted {start}up to {c.admission_end.date().isoformat()}, sex coded male or "
         f"female, {age}"
         + (f", with a substance-use code ({', '.join(c.sud_blocks)})" if c.require_sud_code
-           else "") + ". Implausible records (an admission more than "
-        f"{c.max_years_before_discharge} years before the discharge year, ages past 18) are "
+           else "") + ". Impossible records are always excluded: a negative stay, a "
+        f"discharge before the admission, a birth after it, an age at admission outside "
+        f"{c.plausible_age_min}-{c.plausible_age_max}. Implausible ones (an admission more "
+        f"than {c.max_years_before_discharge} years before the discharge year, an age over "
+        f"{c.age_max if c.age_max is not None else ADULT_AGE} at discharge) are "
         + ("excluded" if c.exclude_implausible else "flagged and counted, not excluded")
-        + "; every exclusion is listed with its reason in the cohort flow.")
+        + "; every exclusion is listed with its reason in the cohort flow (a record with "
+        "several reasons is counted under each).")
     corpus = (
         "Descriptors: each ICD-10 code is normalised (upper case, no dot) before the lookup, a "
         "retired code borrows its nearest valid ancestor's descriptor, and an unresolved code "

@@ -72,6 +72,8 @@ def test_methods_follow_the_settings_the_run_used():
     changed_text = " ".join(texts(methods_section(changed)))
     assert "k from 2 to 7" in changed_text and "50 degree" in changed_text
     assert "are excluded" in changed_text and "flagged and counted" in text
+    # the exclusions the flow lists are said to be exclusions, with the run's age range
+    assert "always excluded" in text and "outside 11-19" in text and "over 18 at" in text
     descriptors = replace(METHODS, training=preset_config("descriptors"))
     assert "no training" in " ".join(texts(methods_section(descriptors)))
 
