@@ -684,7 +684,8 @@ def prevalence_heatmap(
                 ax.text(j, i, mark, ha="center", va="center", fontsize=6.5, color="0.3")
             else:
                 v = values[i, j]
-                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=6.5,
+                # with its % sign: a bare "7" beside "<10" cells would read as a count
+                ax.text(j, i, f"{v:.0f}%", ha="center", va="center", fontsize=6.5,
                         color="white" if v >= 60 else "0.1")
     ax.set_xticks(np.arange(n_cols), heads)
     ax.set_yticks(np.arange(n_rows), mpl_rows)
@@ -701,7 +702,7 @@ def prevalence_heatmap(
     bar = mfig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, aspect=30)
     bar.set_label(PREVALENCE)
     bar.outline.set_linewidth(0.4)
-    text = [[marks[i, j] or f"{values[i, j]:.0f}" for j in range(n_cols)] for i in range(n_rows)]
+    text = [[marks[i, j] or f"{values[i, j]:.0f}%" for j in range(n_cols)] for i in range(n_rows)]
     web_heads = [h.replace("\n", "<br>") for h in heads]
     shown_z = [[None if marks[i, j] else float(values[i, j]) for j in range(n_cols)]
                for i in range(n_rows)]
@@ -714,7 +715,7 @@ def prevalence_heatmap(
     pfig.add_heatmap(z=shown_z, x=web_heads, y=web_rows, colorscale="Blues", zmin=0,
                      zmax=100, text=shown_text, texttemplate="%{text}", xgap=1, ygap=1,
                      colorbar={"title": {"text": PREVALENCE, "side": "right"}},
-                     hovertemplate="%{y}<br>%{x}: %{text}%<extra></extra>")
+                     hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>")
     pfig.add_heatmap(z=hidden_z, x=web_heads, y=web_rows, showscale=False, xgap=1, ygap=1,
                      colorscale=[[0, "#e5e5e5"], [1, "#e5e5e5"]], text=hidden_text,
                      texttemplate="%{text}", hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>")

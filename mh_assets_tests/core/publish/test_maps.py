@@ -100,6 +100,7 @@ def test_the_heatmap_masks_small_cells_and_shows_no_hidden_value(profile):
     assert hidden["z"][i][j] == 1.0 and hidden["text"][i][j] == "<10"  # the grey mask layer
     assert hidden["z"][i][0] is None and hidden["text"][i][0] == ""
     assert shown["z"][i][0] == pytest.approx(45.0)
+    assert shown["text"][i][0] == "45%"  # a share, never to be read as a count
     assert "7.0" not in figure.spec and '"7"' not in figure.spec  # 7% of F2 is nowhere
     svg = figure.svg.decode()
     assert "&lt;10" in svg and ">7<" not in svg
