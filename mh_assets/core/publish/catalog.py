@@ -44,7 +44,9 @@ TABLES: dict[str, Entry] = {
         "with a Wilson 95% confidence interval. Lift: share in the cluster divided by the share "
         "in the whole sex. c-DF-IPF: share in the cluster times ln(patients of the sex / "
         "patients of the sex with the code). A share, lift or score that would reveal a count "
-        "below 10 is withheld."),
+        "below 10 is withheld: most often for a code that fewer than 10 patients outside the "
+        "cluster have, the very codes that mark a cluster out, so their rank stands without "
+        "its score."),
     "cluster_pairs": Entry(
         "S4", "Male and female cluster pairs",
         "Male and female clusters matched one to one by the cosine similarity of their "
@@ -56,7 +58,8 @@ TABLES: dict[str, Entry] = {
         "S5", "Cohort descriptives: tests by sex",
         "Length of stay and APR cost: Mann-Whitney U test (two-sided; U of the females). "
         "Discharge year, APR severity and principal diagnosis (the 20 most frequent and all "
-        "others): chi-square test. n: admissions."),
+        "others): chi-square test. n: admissions (discharges), the records the clusters "
+        "call patients: each discharge is analysed as one patient, see Limitations."),
 }
 
 #: Published figure stem (under figures/, without suffix; ``{sex}`` where per sex) -> entry.

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import io
 
+import polars as pl
+
 from mh_assets.core.publish.report import (
     ReportFigure,
     ReportInput,
@@ -24,19 +26,27 @@ from mh_assets.core.publish.report import (
     _label,
     flatten,
 )
+from mh_assets.core.publish.writers import (
+    PreparedTable,
+    add_docx_table,
+    docx_layout,
+    prepare_table,
+    set_docx_page,
+    style_docx,
+)
 
-WIDE = 7  # columns from which a table gets a landscape section
+BODY_PT = 10
 
 
 def build_report_docx(report: ReportInput) -> bytes:
     """The report as .docx bytes: headings, paragraphs, numbered tables and figures."""
     from docx import Document
     from docx.enum.section import WD_ORIENT
-    from docx.shared import Inches, Pt
+    from docx.shared import Inches
 
     doc = Document()
-    doc.styles["Normal"].font.name = "Calibri"
-    doc.styles["Normal"].font.size = Pt(10)
+    set_docx_page(doc.sections[0], landscape=False)  # A4, as the table files
+    style_docx(doc, BODY_PT)
     doc.add_heading(report.title, level=0)
     if report.subtitle:
         doc.add_paragraph(report.subtitle).runs[0].italic = True
@@ -45,20 +55,23 @@ def build_report_docx(report: ReportInput) -> bytes:
         _orientation(doc, WD_ORIENT.PORTRAIT)
         doc.add_heading(section.title, level=1)
         for item in section.items:
-            # consecutive wide tables share one landscape section; anything else is portrait
-            wide = isinstance(item, ReportTable) and item.frame.width >= WIDE
-            _orientation(doc, WD_ORIENT.LANDSCAPE if wide else WD_ORIENT.PORTRAIT)
+            # consecutive tables too wide for a portrait page share one landscape section;
+            # anything else is portrait
             if isinstance(item, ReportTable):
                 counters["table"] += item.number is None
-                _table(doc, item, _label("Table", item.number, counters["table"]), WD_ORIENT,
-                       Pt)
-            elif isinstance(item, ReportFigure):
+                table = _prepared(item, _label("Table", item.number, counters["table"]))
+                landscape, size, widths = docx_layout(table)
+                _orientation(doc, WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT)
+                add_docx_table(doc, table, size, widths)
+                continue
+            _orientation(doc, WD_ORIENT.PORTRAIT)
+            if isinstance(item, ReportFigure):
                 counters["figure"] += item.number is None
                 doc.add_picture(io.BytesIO(item.png), width=Inches(6.3))
                 caption = doc.add_paragraph(style="Caption")
                 caption.add_run(
                     f"{_label('Figure', item.number, counters['figure'])}. ").bold = True
-                caption.add_run(f"{item.title} {item.caption}".strip())
+                caption.add_run(f"{item.title} {item.caption}".strip()).bold = False
             else:
                 doc.add_paragraph(str(item))
     _orientation(doc, WD_ORIENT.PORTRAIT)
@@ -85,23 +98,16 @@ def _sections(report: ReportInput) -> list[Section]:
     return sections
 
 
-def _table(doc, item: ReportTable, label: str, orient, Pt) -> None:
-    frame = item.frame
-    wide = frame.width >= WIDE
-    doc.add_paragraph(style="Caption").add_run(f"{label}. {item.title}").bold = True
-    table = doc.add_table(rows=1, cols=frame.width)
-    table.style = "Table Grid"
-    size = Pt(8 if wide else 9)
-    # each run is sized as it is written: walking table.rows/.cells again afterwards cost
-    # more than writing the table (python-docx rebuilds the cell grid on every access)
-    for cell, name in zip(table.rows[0].cells, frame.columns, strict=True):
-        run = cell.paragraphs[0].add_run(str(name))
-        run.bold, run.font.size = True, size
-    for row in frame.iter_rows():
-        for cell, value in zip(table.add_row().cells, row, strict=True):
-            cell.paragraphs[0].add_run(_cell(value)).font.size = size
-    if item.caption:
-        doc.add_paragraph(item.caption).runs[0].font.size = Pt(8)
+def _prepared(item: ReportTable, label: str) -> PreparedTable:
+    """The report table as the table files lay it out: its cells as the HTML shows them,
+    fitted column widths, the caption (and the small-count note, where a cell is
+    hidden) under it."""
+    frame = pl.DataFrame({name: [_cell(v) for v in item.frame.get_column(name).to_list()]
+                          for name in item.frame.columns}, schema=dict.fromkeys(
+                              item.frame.columns, pl.String))
+    return prepare_table(frame, title=f"{label}. {item.title}",
+                         headers={name: str(name) for name in frame.columns},
+                         notes=[item.caption])
 
 
 def _orientation(doc, orientation) -> None:

@@ -402,21 +402,31 @@ def _write_xlsx(_: pl.DataFrame, table: PreparedTable, path: Path) -> None:
 # ------------------------------------------------------------------ docx
 def _write_docx(_: pl.DataFrame, table: PreparedTable, path: Path) -> None:
     from docx import Document
-    from docx.enum.section import WD_ORIENT
-    from docx.enum.table import WD_TABLE_ALIGNMENT
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-    from docx.shared import Cm, Pt, RGBColor
 
     landscape, size, widths = docx_layout(table)
     doc = Document()
-    section = doc.sections[0]
+    set_docx_page(doc.sections[0], landscape)
+    style_docx(doc, size)
+    add_docx_table(doc, table, size, widths)
+    doc.save(str(path))
+
+
+def set_docx_page(section, landscape: bool) -> None:
+    """An A4 page with 2 cm margins, in the orientation asked for."""
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Cm
+
     short, long = Cm(_A4[0]), Cm(_A4[1])
     section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = (long, short) if landscape else (short, long)
     for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
         setattr(section, side, Cm(_MARGIN))
+
+
+def style_docx(doc, size: float = _FONT_PT) -> None:
+    """Body text in the tables' font; captions bold black (Word's default is blue)."""
+    from docx.shared import Pt, RGBColor
+
     normal = doc.styles["Normal"]
     normal.font.name = _FONT
     normal.font.size = Pt(size)
@@ -424,6 +434,16 @@ def _write_docx(_: pl.DataFrame, table: PreparedTable, path: Path) -> None:
     caption.font.size = Pt(11)
     caption.font.bold = True
     caption.font.color.rgb = RGBColor(0, 0, 0)
+
+
+def add_docx_table(doc, table: PreparedTable, size: float, widths: Sequence[float]) -> None:
+    """The table's title, grid (fixed column ``widths`` in cm, the header row repeated on
+    every page, no row split across pages) and notes, appended to ``doc``."""
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt
 
     title = doc.add_paragraph(table.title, style="Caption")
     title.paragraph_format.keep_with_next = True
@@ -472,7 +492,6 @@ def _write_docx(_: pl.DataFrame, table: PreparedTable, path: Path) -> None:
         paragraph.paragraph_format.space_after = Pt(0)
         run = paragraph.add_run(note)
         run.font.size = Pt(_NOTE_PT)
-    doc.save(str(path))
 
 
 def cell_text(value: object) -> str:

@@ -21,7 +21,9 @@ def tiny_png() -> bytes:
 
 
 def test_the_word_report_holds_every_section_table_and_figure():
-    wide = pl.DataFrame({f"column {i}": [i, i + 1] for i in range(8)})
+    # too wide for a portrait page: laid out as the table files are, in landscape
+    wide = pl.DataFrame({f"column {i}": ["a rather long descriptor of a diagnosis", "x"]
+                         for i in range(8)})
     report = ReportInput(
         subtitle="Preset demo",
         leading=[Section("Summary of findings", ["Female: the data support 5 subtypes."])],
@@ -42,4 +44,8 @@ def test_the_word_report_holds_every_section_table_and_figure():
     assert len(doc.inline_shapes) == 1
     orientations = [s.orientation for s in doc.sections]
     assert WD_ORIENT.LANDSCAPE in orientations and orientations[-1] == WD_ORIENT.PORTRAIT
+    assert {round(s.page_width.cm, 1) for s in doc.sections} <= {21.0, 29.7}  # A4
+    header = doc.tables[1].rows[0]._tr
+    assert header.xpath("./w:trPr/w:tblHeader")  # repeated on every page
+    assert "Its caption." in text
     assert doc.tables[-1].rows[0].cells[1].text == "abc"
