@@ -11,9 +11,11 @@ Each measurement is a fresh Python process -- as a Dagster step is -- that mater
 copy, and reports each asset's seconds, the process's wall time, and a digest of the
 UMAP maps it wrote. *Old* is the code before issue 14, patched back in: umap-learn's own
 small-data path (scikit-learn calls its numba cosine once per pair), no numba cache set
-up for umap's uncached functions, UMAP from 10 points, and the Word report's second pass
-over every table cell. *Cold* is a fresh ``NUMBA_CACHE_DIR`` (a new venv or machine; it
-also makes pynndescent compile on import), *warm* the same folder again (every later run).
+up for umap's uncached functions, UMAP from 10 points. The Word report's layout has
+changed since issue 14 began (fitted column widths, like the table files), so its old
+writer is not patched back: ``study_report`` runs today's code both ways.
+*Cold* is a fresh ``NUMBA_CACHE_DIR`` (a new venv or machine; it also makes pynndescent
+compile on import), *warm* the same folder again (every later run).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 ASSETS = ("cluster_maps", "study_report")
+VARIANTS = ("old", "new")
 
 
 def _old_umap(matrix, seed):
@@ -43,52 +46,11 @@ def _old_umap(matrix, seed):
     return reducer.fit_transform(matrix)
 
 
-def _old_docx_table(doc, item, label, orient, Pt) -> None:
-    """report_docx._table before issue 14: font sizes set in a second pass over the cells."""
-    from mh_assets.core.publish.report_docx import WIDE, _cell
-
-    frame = item.frame
-    wide = frame.width >= WIDE
-    doc.add_paragraph(style="Caption").add_run(f"{label}. {item.title}").bold = True
-    table = doc.add_table(rows=1, cols=frame.width)
-    table.style = "Table Grid"
-    for cell, name in zip(table.rows[0].cells, frame.columns, strict=True):
-        cell.text = ""
-        cell.paragraphs[0].add_run(str(name)).bold = True
-    for row in frame.iter_rows():
-        for cell, value in zip(table.add_row().cells, row, strict=True):
-            cell.text = _cell(value)
-    for row in table.rows:
-        for cell in row.cells:
-            for paragraph in cell.paragraphs:
-                for run in paragraph.runs:
-                    run.font.size = Pt(8 if wide else 9)
-    if item.caption:
-        doc.add_paragraph(item.caption).runs[0].font.size = Pt(8)
-
-
 def _use_old_code() -> None:
     from mh_assets.core.clustering import projection
-    from mh_assets.core.publish import report_docx
 
     projection.UMAP_MIN_POINTS = 10  # UMAP of 10 points and up (3-9: UMAP too, init random)
     projection.umap_layout = _old_umap
-    report_docx._table = _old_docx_table
-
-
-def _docx_cells(path: Path) -> list[tuple[str, tuple]]:
-    """Every table cell's text and its runs' (bold, size): what a reader of the Word
-    report sees, to check that the old and new writers agree."""
-    from docx import Document
-
-    out = []
-    for table in Document(str(path)).tables[:-1]:  # the last: provenance (run ids)
-        for row in table.rows:
-            for cell in row.cells:
-                runs = tuple((bool(r.bold), r.font.size) for p in cell.paragraphs
-                             for r in p.runs if r.text)
-                out.append((cell.text, runs))
-    return out
 
 
 def child(variant: str) -> None:
@@ -119,10 +81,7 @@ def child(variant: str) -> None:
     figures = settings.artifacts_dir / "figures"
     digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16]
               for p in sorted(figures.glob("embedding_map_*.png"))}
-    docx = settings.artifacts_dir / "report" / "study_report.docx"
-    print(json.dumps({"seconds": seconds, "maps": digest,
-                      "docx_cells": hashlib.sha256(repr(_docx_cells(docx)).encode())
-                      .hexdigest()[:16]}))
+    print(json.dumps({"seconds": seconds, "maps": digest}))
 
 
 def measure(variant: str, cache: Path, env: dict[str, str]) -> dict:
@@ -138,7 +97,7 @@ def measure(variant: str, cache: Path, env: dict[str, str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="root of a finished demo run")
-    parser.add_argument("--child", choices=("old", "new"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child)
@@ -152,24 +111,24 @@ def main() -> None:
         env = {**os.environ, "MH_ARTIFACTS_DIR": str(work / "artifacts"),
                "MH_EXTRACTS_DIR": str(work / "extracts"), "DAGSTER_HOME": str(work / "home")}
         results = {}
-        for variant in ("old", "new"):
+        for variant in VARIANTS:
             cache = Path(tmp) / f"numba-{variant}"
             for state in ("cold", "warm"):
                 results[variant, state] = measure(variant, cache, env)
                 s = results[variant, state]["seconds"]
-                print(f"{variant:3s} {state}: " + ", ".join(
+                print(f"{variant:6s} {state}: " + ", ".join(
                     f"{k} {v:.1f} s" for k, v in s.items()), flush=True)
-    print(f"\n{'':24s}{'old':>9s}{'new':>9s}{'old/new':>9s}")
+    print(f"\n{'':24s}" + "".join(f"{v:>9s}" for v in VARIANTS) + f"{'old/new':>9s}")
     for state in ("cold", "warm"):
         for key in (*ASSETS, "process"):
-            old, new = (results[v, state]["seconds"][key] for v in ("old", "new"))
-            print(f"{key + ' (' + state + ')':24s}{old:8.1f}s{new:8.1f}s{old / new:8.1f}x")
-    maps = {v: results[v, "warm"]["maps"] for v in ("old", "new")}
+            row = {v: results[v, state]["seconds"][key] for v in VARIANTS}
+            print(f"{key + ' (' + state + ')':24s}"
+                  + "".join(f"{row[v]:8.1f}s" for v in VARIANTS)
+                  + f"{row['old'] / row['new']:8.1f}x")
+    maps = {v: results[v, "warm"]["maps"] for v in VARIANTS}
     print("\nmap PNG identical old vs new: " + ", ".join(
         f"{name.removesuffix('.png')} {maps['old'].get(name) == digest}"
         for name, digest in sorted(maps["new"].items())))
-    same_docx = results["old", "warm"]["docx_cells"] == results["new", "warm"]["docx_cells"]
-    print(f"Word report tables (cell text, bold, size) identical old vs new: {same_docx}")
 
 
 if __name__ == "__main__":

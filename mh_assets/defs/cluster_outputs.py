@@ -122,7 +122,6 @@ def cluster_pairs(context: dg.AssetExecutionContext, platform: PlatformParam):
     "the maps as figures/embedding_map_METHOD_SEX.*).",
 )
 def cluster_maps(context: dg.AssetExecutionContext, platform: PlatformParam):
-    from mh_assets.core.clustering.geometry import release_workers
     from mh_assets.core.publish import figures as draw
     from mh_assets.core.publish.cluster_figures import SexFigureInputs, cluster_figures
 
@@ -134,10 +133,7 @@ def cluster_maps(context: dg.AssetExecutionContext, platform: PlatformParam):
               for sex, codes in profiles.items()}
     no_umap = [sex for sex, data in inputs.items()
                if "umap" not in maps.map_methods(len(data.embeddings))]
-    try:
-        figures = cluster_figures(inputs, settings.min_cell, settings.seed)
-    finally:
-        release_workers()  # the drawing workers would keep this step alive for minutes
+    figures = cluster_figures(inputs, settings.min_cell, settings.seed)
     for sex in no_umap:  # no count: a small one would be a cell to suppress
         context.log.info(f"{sex}: under {UMAP_MIN_POINTS} patients, no UMAP map (the PCA "
                          "map shows the same patients)")

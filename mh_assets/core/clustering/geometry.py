@@ -105,16 +105,14 @@ def release_workers() -> None:
 
     joblib keeps them alive for 300 s after their last task, and a process cannot exit
     before its children do: without this, a run's process sat idle for up to five
-    minutes after its last step. Call when no more parallel work follows. The idle
-    workers are asked to stop, not killed: a killed worker leaves its semaphores behind,
-    and the resource tracker warns of them when the process exits.
+    minutes after its last step. Call when no more parallel work follows.
     """
     import sys
 
     reusable = sys.modules.get("joblib.externals.loky.reusable_executor")
     executor = getattr(reusable, "_executor", None) if reusable else None
     if executor is not None:
-        executor.shutdown(wait=True, kill_workers=False)
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 def kmeans_labels(X: Matrix, k: int, n_init: int, seed: int, max_iter: int,

@@ -1,12 +1,12 @@
-"""The cluster figures of every analysed sex, the sexes drawn side by side.
+"""The cluster figures of every analysed sex: its clusters x top-codes prevalence grid,
+and PCA and UMAP maps of a sample of its patients.
 
-Why: one sex's figures -- its clusters x top-codes prevalence grid and its PCA and
-UMAP maps of a sample of patients -- take seconds of one core (the UMAP layout, and
-matplotlib drawing each figure twice, for the 300 dpi PNG and the SVG), and nothing in
-one sex's figures depends on the other's. So each sex is drawn in its own worker
-process (:func:`~mh_assets.core.clustering.geometry.parallel_map`, capped at the cores
-this process may use: one core draws them one after the other). Projections are seeded
-and drawing is deterministic, so the files are the same whichever way they are drawn.
+The sexes are drawn one after the other, in one process. Drawing them side by side in
+a worker process each was measured and dropped: a spawned worker re-imports matplotlib,
+plotly and umap (~2-3 s) before it draws, and stopping the workers cleanly takes ~1 s,
+which left ~1 s of a ~9.5 s step on 2 cores -- and inside a Dagster step the step was
+slower (``benchmarks/README.md``, ``publish.py``). A forked worker would skip the
+imports, but polars' thread pool does not survive a fork.
 
     figures = cluster_figures({"female": SexFigureInputs(codes, embeddings, clusters,
                                                           names)}, min_cell, seed)
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from mh_assets.core.clustering.geometry import parallel_map
 from mh_assets.core.publish import figures as draw
 from mh_assets.core.publish import maps
 
@@ -60,12 +59,11 @@ def sex_figures(sex: str, inputs: SexFigureInputs, min_cell: int,
     return figures
 
 
-def cluster_figures(inputs: Mapping[str, SexFigureInputs], min_cell: int, seed: int,
-                    jobs: int = 2) -> dict[str, draw.RenderedFigure]:
-    """Every sex's :func:`sex_figures`, each sex in a worker process when ``jobs`` > 1
-    (and the cores allow), published in :data:`KINDS` order, sexes in the given order."""
-    drawn = parallel_map(sex_figures, [(sex, data, min_cell, seed)
-                                       for sex, data in inputs.items()], jobs)
-    by_name = {name: figure for figures in drawn for name, figure in figures.items()}
+def cluster_figures(inputs: Mapping[str, SexFigureInputs], min_cell: int,
+                    seed: int) -> dict[str, draw.RenderedFigure]:
+    """Every sex's :func:`sex_figures`, published in :data:`KINDS` order, sexes in the
+    given order."""
+    by_name = {name: figure for sex, data in inputs.items()
+               for name, figure in sex_figures(sex, data, min_cell, seed).items()}
     return {f"{kind}_{sex}": by_name[f"{kind}_{sex}"] for kind in KINDS for sex in inputs
             if f"{kind}_{sex}" in by_name}
