@@ -38,7 +38,8 @@ def _catalog_table(store: ArtifactStore, key: str, qualifier: str = "") -> Repor
 HEADERS = {
     "cluster_label": "Cluster", "size": "n", "n_resamples": "Resamples",
     "mean_jaccard": "Mean Jaccard", "sd_jaccard": "SD Jaccard",
-    "dissolved_rate": "Dissolved (<0.5)", "recovered_rate": "Recovered (>=0.75)",
+    "dissolved_rate": "Share dissolved (Jaccard < 0.5)",
+    "recovered_rate": "Share recovered (Jaccard >= 0.75)",
     "unstable": "Unstable", "variable": "Variable", "role": "Role", "n_patients": "Patients",
     "eta_squared": "eta²", "ami_binned": "AMI (binned)", "baseline_eta_squared": "Baseline eta²",
     "baseline_ami_binned": "Baseline AMI", "eta_excess": "eta² excess over baseline",
@@ -77,6 +78,13 @@ def _readable_table(store: ArtifactStore, relative: str, title: str,
     return ReportTable(title, readable(pl.read_csv(store.path(relative))), caption)
 
 
+def _dotted(substitution: str) -> str:
+    """"T407X1A->T407" as the registry writes codes: "T40.7X1A -> T40.7"."""
+    from mh_assets.core.icd import display_code
+
+    return " -> ".join(display_code(code) for code in substitution.split("->"))
+
+
 def coverage_section(store: ArtifactStore) -> Section:
     """The headline fix: how many code occurrences found their descriptor, and how."""
     rows, substitutions = [], []
@@ -90,7 +98,8 @@ def coverage_section(store: ArtifactStore) -> Section:
                      "With ancestors": f"{c['with_ancestors_share']:.2%}",
                      "Unresolved codes (distinct)": c["distinct_unresolved_codes"],
                      "Study's un-normalised lookup": f"{c['naive_lookup_share']:.2%}"})
-        substitutions += [{"Sex": sex, "Retired code -> ancestor used": k, "Occurrences": v}
+        substitutions += [{"Sex": sex, "Retired code -> ancestor used": _dotted(k),
+                           "Occurrences": v}
                           for k, v in list(c["top_substitutions"].items())[:10]]
     items: list = [
         "The registry writes codes with a dot (F12.10), the descriptor table without (F1210). "
