@@ -67,7 +67,9 @@ FIGURES: dict[str, Entry] = {
     # Figures 1-6: the cohort (cohort_descriptives). Counts are admissions (discharges).
     "fig1_admissions_by_year": Entry(
         "1", "Admissions by year and sex",
-        "Admissions per year of discharge, female and male. A count from 1 to 9 is drawn as a "
+        "Admissions per year of discharge, female and male. The last year is partial where "
+        "the admission window ends within it (the study's: admissions up to 15 March 2020; "
+        "see Methods), so its bar is no sign of a trend. A count from 1 to 9 is drawn as a "
         "hatched bar up to 10 and labelled \"<10\" (the bar shows the bound, not the count); "
         "\"*\" marks a count withheld so that such a count cannot be derived from the totals."),
     "fig2_top_principal_diagnoses": Entry(
