@@ -260,9 +260,11 @@ def criteria_display(table: pl.DataFrame) -> pl.DataFrame:
 
 def clusterability_display(table: pl.DataFrame) -> pl.DataFrame:
     """The clusterability table as a reader wants it: rounded, null as mean (sd)."""
+    def fixed(column: str) -> pl.Expr:  # 0.150, not 0.15, beside 0.166
+        return pl.col(column).map_elements(lambda v: f"{v:.3f}", return_dtype=pl.Utf8)
+
     def null(score: str) -> pl.Expr:
-        return pl.format("{} ({})", pl.col(f"null_{score}_mean").round(3),
-                         pl.col(f"null_{score}_sd").round(3))
+        return pl.format("{} ({})", fixed(f"null_{score}_mean"), fixed(f"null_{score}_sd"))
 
     return table.select(
         pl.col("representation").alias("Representation"),

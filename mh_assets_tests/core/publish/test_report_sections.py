@@ -64,4 +64,5 @@ def test_report_tables_show_yes_no_no_minus_zero_and_a_z_just_under_three_as_suc
            "beats_null": False}
     table = clusterability_display(pl.DataFrame([row]))
     assert table["z (stability)"][0] == 2.96  # the rule is z >= 3: not "3"
+    assert table["Null silhouette"][0] == "0.100 (0.010)"  # one precision down the column
     assert table["Beats the null"][0] == "no"
