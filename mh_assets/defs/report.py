@@ -107,7 +107,7 @@ def study_report(
     )
 
     settings, store = platform.settings, platform.store
-    sections, validity = build_sections(store)
+    sections, validity = build_sections(store, settings.min_cell)
     extract = json.loads(store.path(layout.EXTRACT_INFO).read_text())
     flow = cohort_flow(store, settings.min_cell)
     kept = flow.filter(pl.col("step") == FLOW_KEPT)

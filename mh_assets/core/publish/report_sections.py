@@ -136,6 +136,32 @@ def _figure(store: ArtifactStore, stem: str, title: str, caption: str = "") -> R
     return ReportFigure(title, store.path(layout.figure(stem)).read_bytes(), caption)
 
 
+def flagged_records(store: ArtifactStore, min_cell: int) -> list:
+    """The kept records with a value the cohort rules flag as implausible, per flag and
+    sex (small counts hidden; a row's total gives no hidden cell back): Methods says they
+    are counted, and this is where."""
+    from mh_assets.core.publish.suppression import RowMargin, suppress
+    from mh_assets.core.schema import QUALITY_FLAGS, SEX
+
+    if not store.path(layout.COHORT).exists():
+        return []
+    counts = (store.scan_parquet(layout.COHORT).select(SEX, QUALITY_FLAGS)
+              .explode(QUALITY_FLAGS).drop_nulls(QUALITY_FLAGS)
+              .group_by(QUALITY_FLAGS).agg(*[(pl.col(SEX) == sex).sum().alias(sex)
+                                             for sex in SEXES])
+              .sort(QUALITY_FLAGS).collect())
+    if counts.height == 0:
+        return ["No kept record was flagged as implausible."]
+    counts = counts.with_columns(total=pl.sum_horizontal(SEXES))
+    shown = suppress(counts, [*SEXES, "total"], row_margins=[RowMargin("total", SEXES)],
+                     min_cell=min_cell).rename({QUALITY_FLAGS: "Flag", "total": "Total",
+                                                **{sex: sex.capitalize() for sex in SEXES}})
+    return [ReportTable(
+        "Kept records flagged as implausible", shown,
+        "Records with a value the cohort rules flag as implausible; they are kept and "
+        "analysed (Methods). A record with several flags counts under each.")]
+
+
 def cohort_flow(store: ArtifactStore, min_cell: int) -> pl.DataFrame:
     """The cohort flow with its small counts hidden (rows sum across the sexes)."""
     return suppress_flow(pl.read_csv(store.path(layout.COHORT_FLOW)), min_cell)
@@ -284,8 +310,10 @@ def clusterability_display(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
-    """The report's sections in reading order, and the validity section."""
+def build_sections(store: ArtifactStore,
+                   min_cell: int = 10) -> tuple[list[Section], Section]:
+    """The report's sections in reading order, and the validity section (``min_cell``:
+    the suppression threshold for the counts read from restricted data here)."""
     figures_dir = store.path(layout.FIGURES)
     descriptive_figures = sorted(p.stem for p in figures_dir.glob("fig*.png"))
     absent = [sex for sex in SEXES if sex not in analysed_sexes(store)]
@@ -310,6 +338,7 @@ def build_sections(store: ArtifactStore) -> tuple[list[Section], Section]:
                        "in this run)" if absent else ""),
     ])
     descriptives = Section("Cohort descriptives", [
+        *flagged_records(store, min_cell),
         _catalog_table(store, "descriptives", by_sex),
         *(_catalog_figure(store, stem) for stem in descriptive_figures),
     ])

@@ -102,7 +102,8 @@ def methods_section(run: RunMethods) -> Section:
         f"{c.plausible_age_min}-{c.plausible_age_max}. Implausible ones (an admission more "
         f"than {c.max_years_before_discharge} years before the discharge year, an age over "
         f"{c.age_max if c.age_max is not None else ADULT_AGE} at discharge) are "
-        + ("excluded" if c.exclude_implausible else "flagged and counted, not excluded")
+        + ("excluded" if c.exclude_implausible
+           else "flagged and counted (Cohort descriptives), not excluded")
         + "; every exclusion is listed with its reason in the cohort flow (a record with "
         "several reasons is counted under each).")
     corpus = (

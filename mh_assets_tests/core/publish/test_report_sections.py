@@ -66,3 +66,18 @@ def test_report_tables_show_yes_no_no_minus_zero_and_a_z_just_under_three_as_suc
     assert table["z (stability)"][0] == 2.96  # the rule is z >= 3: not "3"
     assert table["Null silhouette"][0] == "0.100 (0.010)"  # one precision down the column
     assert table["Beats the null"][0] == "no"
+
+
+def test_kept_records_flagged_as_implausible_are_counted_in_the_report_small_counts_hidden(
+        tmp_path):
+    from mh_assets.core.publish.report_sections import flagged_records
+
+    store = open_store(tmp_path)
+    flags = [["age over 18 at discharge"]] * 6 + [[]] * 4 + [["age over 18 at discharge"]] * 15
+    sexes = ["female"] * 10 + ["male"] * 15
+    store.write_parquet(layout.COHORT, pl.DataFrame({"sex": sexes, "quality_flags": flags}))
+    (table,) = flagged_records(store, min_cell=10)
+    assert table.frame.row(0, named=True) == {"Flag": "age over 18 at discharge",
+                                              "Female": "<10", "Male": "*", "Total": "21"}
+    store.write_parquet(layout.COHORT, pl.DataFrame({"sex": sexes, "quality_flags": [[]] * 25}))
+    assert flagged_records(store, min_cell=10) == ["No kept record was flagged as implausible."]
