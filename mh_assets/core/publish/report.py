@@ -218,8 +218,8 @@ def _figure(item: ReportFigure, state: _State) -> str:
         state.figures += 1
     data = base64.b64encode(item.png).decode("ascii")
     caption = f"<b>{_label('Figure', item.number, state.figures)}.</b> {_e(item.title)}"
-    if item.caption:
-        caption += f" {_e(item.caption)}"
+    if item.caption:  # the title is a sentence of its own, not the caption's subject
+        caption += f". {_e(item.caption)}"
     interactive = ""
     if state.interactive and item.spec:
         state.plots += 1

@@ -71,7 +71,8 @@ def build_report_docx(report: ReportInput) -> bytes:
                 caption = doc.add_paragraph(style="Caption")
                 caption.add_run(
                     f"{_label('Figure', item.number, counters['figure'])}. ").bold = True
-                caption.add_run(f"{item.title} {item.caption}".strip()).bold = False
+                caption.add_run(f"{item.title}. {item.caption}" if item.caption
+                                else item.title).bold = False
             else:
                 doc.add_paragraph(str(item))
     _orientation(doc, WD_ORIENT.PORTRAIT)

@@ -90,7 +90,7 @@ def test_report_has_every_section_table_and_figure_in_order(small_png):
     assert re.findall(r"<h3>(.*?)</h3>", report) == [
         "Table 1. Records read, excluded (per reason) and kept", "Table 2. SUD by sex",
         "Table 3. k selection"]
-    assert "<b>Figure 1.</b> Admissions per year Counts under 10 hidden." in report
+    assert "<b>Figure 1.</b> Admissions per year. Counts under 10 hidden." in report
     assert '<td class="num">988</td>' in report and "<td>Cannabis</td>" in report
     assert '<td class="num">405</td>' in report  # published numbers are strings, still aligned
     for anchor in re.findall(r'href="#(s\d+)"', report):
