@@ -66,6 +66,11 @@ class Verdict:
                 "reasons": list(self.reasons), "numbers": self.numbers}
 
 
+# The scores are the null test's own (a sample, few resamples), not the run's full-cohort
+# figures: the sentence says so, as the report's tables do.
+PIPELINE = " (null-test pipeline)"
+
+
 def subtype_verdict(
     null_row: Mapping[str, object],
     cluster_jaccard: Mapping[str, float],
@@ -88,19 +93,21 @@ def subtype_verdict(
     unstable = sorted(name for name, j in cluster_jaccard.items() if j < config.stable_jaccard)
     reasons = []
     if beats_silhouette:
-        reasons.append(f"silhouette {float(null_row['silhouette']):.2f} beats the null "
+        reasons.append(f"silhouette {float(null_row['silhouette']):.2f}{PIPELINE} beats the null "
                        f"(z = {float(null_row['silhouette_z']):.2f}, "
                        f"p = {float(null_row['silhouette_p']):.3f})")
     else:
-        reasons.append(f"silhouette {float(null_row['silhouette']):.2f} is within the range of "
+        reasons.append(f"silhouette {float(null_row['silhouette']):.2f}{PIPELINE} is within the "
+                       "range of "
                        f"degree-preserving null cohorts (z = {float(null_row['silhouette_z']):.2f},"
                        f" p = {float(null_row['silhouette_p']):.2f}; null max "
                        f"{float(null_row['null_silhouette_max']):.2f})")
     if beats_stability:
-        reasons.append(f"stability {float(null_row['stability']):.2f} beats the null "
+        reasons.append(f"stability {float(null_row['stability']):.2f}{PIPELINE} beats the null "
                        f"(z = {float(null_row['stability_z']):.2f})")
     else:
-        reasons.append(f"stability {float(null_row['stability']):.2f} is no better than on the "
+        reasons.append(f"stability {float(null_row['stability']):.2f}{PIPELINE} is no better than "
+                       "on the "
                        f"null (z = {float(null_row['stability_z']):.2f}, "
                        f"p = {float(null_row['stability_p']):.2f})")
     if unstable:

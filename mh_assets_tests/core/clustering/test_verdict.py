@@ -39,3 +39,11 @@ def test_not_supported_says_so_plainly_with_the_numbers():
     assert "descriptive partition" in sentence and "within the range" in sentence
     assert verdict.as_metadata()["verdict"] == "not supported"
     assert verdict.as_record()["numbers"]["silhouette_p"] == 0.45
+
+
+def test_the_sentence_says_its_scores_are_the_null_tests_and_z_to_two_decimals():
+    sentence = subtype_verdict(row(8, 2.9649, stab_p=0.048), STABLE,
+                               audit_warn=False).sentence("female")
+    # not the run's full-cohort stability, which the clusters table shows
+    assert "Stability 0.90 (null-test pipeline) is no better than" in sentence
+    assert "z = 2.96" in sentence  # the rule is z >= 3: never shown as 3.0
