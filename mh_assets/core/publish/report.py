@@ -178,13 +178,14 @@ def _table(item: ReportTable, state: _State) -> str:
     frame = item.frame
     numeric = [_numeric_column(frame.get_column(c)) for c in frame.columns]
     head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    texts = [column_texts(frame.get_column(c)) for c in frame.columns]
     rows = "".join(
         "<tr>" + "".join(
-            f'<td class="num">{_e(_cell(v))}</td>' if num else f"<td>{_e(_cell(v))}</td>"
-            for v, num in zip(row, numeric, strict=True)
+            f'<td class="num">{_e(text)}</td>' if num else f"<td>{_e(text)}</td>"
+            for text, num in zip(row, numeric, strict=True)
         ) + "</tr>"
-        for row in frame.iter_rows()
-    )
+        for row in zip(*texts, strict=True)
+    ) if frame.width else ""
     caption = f'<p class="caption">{_e(item.caption)}</p>' if item.caption else ""
     return (
         f"<h3>{_label('Table', item.number, state.tables)}. {_e(item.title)}</h3>"
@@ -203,6 +204,24 @@ def _numeric_column(column: pl.Series) -> bool:
         return False
     values = [v.strip() for v in column.drop_nulls().to_list()]
     return any(values) and all(_NUMBER_TEXT.match(v) for v in values)
+
+
+def column_texts(column: pl.Series) -> list[str]:
+    """A column's cells as the report shows them (HTML and Word alike): a float column at
+    one number of decimals -- the most its values need at 4 significant digits, at most
+    4 -- so 43.5 and 26 read 43.50 and 26.00 beside 22.81; other values as :func:`_cell`."""
+    values = column.to_list()
+    if not column.dtype.is_float():
+        return [_cell(v) for v in values]
+    places = max((_places(v) for v in values if v is not None and v == v), default=0)
+    return ["" if v is None or v != v else f"{v:.{places}f}" for v in values]
+
+
+def _places(value: float) -> int:
+    text = f"{value:.4g}"
+    if "e" in text:  # very large: no decimals; very small: the most shown
+        return 0 if abs(value) >= 1 else 4
+    return min(4, len(text.partition(".")[2]))
 
 
 def _cell(value: object) -> str:

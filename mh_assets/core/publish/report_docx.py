@@ -22,8 +22,8 @@ from mh_assets.core.publish.report import (
     ReportInput,
     ReportTable,
     Section,
-    _cell,
     _label,
+    column_texts,
     flatten,
 )
 from mh_assets.core.publish.writers import (
@@ -103,7 +103,7 @@ def _prepared(item: ReportTable, label: str) -> PreparedTable:
     """The report table as the table files lay it out: its cells as the HTML shows them,
     fitted column widths, the caption (and the small-count note, where a cell is
     hidden) under it."""
-    frame = pl.DataFrame({name: [_cell(v) for v in item.frame.get_column(name).to_list()]
+    frame = pl.DataFrame({name: column_texts(item.frame.get_column(name))
                           for name in item.frame.columns}, schema=dict.fromkeys(
                               item.frame.columns, pl.String))
     return prepare_table(frame, title=f"{label}. {item.title}",

@@ -183,3 +183,12 @@ def test_the_whole_study_output_makes_no_external_request_and_shows_no_patient_v
         assert planted_values_in(output) == []
     # the planted patient is in the cohort, so the check above is not vacuous
     assert planted_values_in(cohort.write_csv()) != []
+
+
+def test_a_float_column_reads_at_one_number_of_decimals():
+    from mh_assets.core.publish.report import column_texts
+
+    z = pl.Series("z", [43.5, 22.81, 26.0, 6.45, None])
+    assert column_texts(z) == ["43.50", "22.81", "26.00", "6.45", ""]
+    assert column_texts(pl.Series("n", [3, 10])) == ["3", "10"]  # integers as they are
+    assert column_texts(pl.Series("big", [2846765.0, 12.5])) == ["2846765.0", "12.5"]
