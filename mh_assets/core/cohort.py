@@ -70,6 +70,12 @@ class CohortRules:
     plausible_age_min: int = 11
     plausible_age_max: int = 19
 
+    @property
+    def adult_age(self) -> int:
+        """The age at discharge above which a record is flagged: the age window's upper
+        bound when one is set (the study's definition of its age group), else 18."""
+        return self.age_max if self.age_max is not None else ADULT_AGE
+
     def __post_init__(self) -> None:
         if self.plausible_age_min > self.plausible_age_max:
             raise ValueError(f"plausible_age_min={self.plausible_age_min} is above "
@@ -197,12 +203,11 @@ def _impossible(rules: CohortRules) -> dict[str, pl.Expr]:
 def _flag_conditions(rules: CohortRules) -> dict[str, pl.Expr]:
     """Implausible-value flags (true = implausible); nulls never flag.
 
-    The age limit at discharge is the age window's upper bound when one is set (the
-    study's definition of its age group), else 18: the registry request for an
-    adolescent cohort makes an adult at discharge suspicious.
+    The age limit at discharge is :attr:`CohortRules.adult_age`: the registry request
+    for an adolescent cohort makes an adult at discharge suspicious.
     """
     years = rules.max_years_before_discharge
-    adult = rules.age_max if rules.age_max is not None else ADULT_AGE
+    adult = rules.adult_age
     return {
         f"admission more than {years} years before discharge year": (
             pl.col("Year").cast(pl.Int32) - pl.col("AdmissionDate").dt.year().cast(pl.Int32)

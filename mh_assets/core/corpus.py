@@ -32,6 +32,9 @@ APR_SEVERITY, APR_MORTALITY, APR_COST, DISCHARGE_TYPE = (
     "apr_severity", "apr_mortality_risk", "apr_cost", "discharge_type")
 OUTCOMES = {"APRSeverityLevel": APR_SEVERITY, "APRMortalityRisk": APR_MORTALITY,
             "APRCost": APR_COST, "DischargeType": DISCHARGE_TYPE}
+#: Between a retired code and the ancestor whose descriptor it borrows, in the coverage
+#: record's ``top_substitutions`` keys ("T407X1A->T407").
+SUBSTITUTION = "->"
 
 
 def input_columns(available: Iterable[str]) -> list[str]:
@@ -172,7 +175,7 @@ class CoverageReport:
             "top_unresolved_codes": masked(self.unresolved_codes, pl.col("code")),
             "top_substitutions": masked(
                 self.substitutions,
-                pl.concat_str([pl.col("code"), pl.lit("->"), pl.col("resolved_code")]),
+                pl.concat_str([pl.col("code"), pl.lit(SUBSTITUTION), pl.col("resolved_code")]),
             ),
         }
 

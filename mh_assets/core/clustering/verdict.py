@@ -98,8 +98,8 @@ def subtype_verdict(
                        f"p = {float(null_row['silhouette_p']):.3f})")
     else:
         reasons.append(f"silhouette {float(null_row['silhouette']):.2f}{PIPELINE} is within the "
-                       "range of "
-                       f"degree-preserving null cohorts (z = {float(null_row['silhouette_z']):.2f},"
+                       "range of degree-preserving null cohorts "
+                       f"(z = {float(null_row['silhouette_z']):.2f},"
                        f" p = {float(null_row['silhouette_p']):.2f}; null max "
                        f"{float(null_row['null_silhouette_max']):.2f})")
     if beats_stability:
@@ -107,8 +107,7 @@ def subtype_verdict(
                        f"(z = {float(null_row['stability_z']):.2f})")
     else:
         reasons.append(f"stability {float(null_row['stability']):.2f}{PIPELINE} is no better than "
-                       "on the "
-                       f"null (z = {float(null_row['stability_z']):.2f}, "
+                       f"on the null (z = {float(null_row['stability_z']):.2f}, "
                        f"p = {float(null_row['stability_p']):.2f})")
     if unstable:
         reasons.append(f"{len(unstable)} of {len(cluster_jaccard)} clusters are unstable (mean "

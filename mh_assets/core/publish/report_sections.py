@@ -62,10 +62,13 @@ def readable(frame: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
     snake_case values of a "variable" column named too."""
     frame = frame.drop([c for c in DROPPED if c in frame.columns])
     # a value rounded to -0.0 reads as 0; booleans as yes / no, not True / False
+    def rounded(name: str) -> pl.Expr:
+        value = pl.col(name).round(digits)
+        return pl.when(value == 0).then(0.0).otherwise(value).alias(name)
+
     floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
     frame = frame.with_columns(
-        *(pl.when(pl.col(c).round(digits) == 0).then(0.0).otherwise(pl.col(c).round(digits))
-          .alias(c) for c in floats),
+        *(rounded(c) for c in floats),
         pl.col(pl.Boolean).replace_strict({True: "yes", False: "no"}, return_dtype=pl.Utf8))
     if "variable" in frame.columns:
         frame = frame.with_columns(pl.col("variable").replace(HEADERS))
@@ -80,9 +83,10 @@ def _readable_table(store: ArtifactStore, relative: str, title: str,
 
 def _dotted(substitution: str) -> str:
     """"T407X1A->T407" as the registry writes codes: "T40.7X1A -> T40.7"."""
+    from mh_assets.core.corpus import SUBSTITUTION
     from mh_assets.core.icd import display_code
 
-    return " -> ".join(display_code(code) for code in substitution.split("->"))
+    return " -> ".join(display_code(code) for code in substitution.split(SUBSTITUTION))
 
 
 def coverage_section(store: ArtifactStore) -> Section:

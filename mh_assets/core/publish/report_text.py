@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mh_assets.core import layout
 from mh_assets.core.clustering.config import ClusterConfig
-from mh_assets.core.cohort import ABSENT_SEX, ADULT_AGE, CohortRules, present_sexes
+from mh_assets.core.cohort import ABSENT_SEX, CohortRules, present_sexes
 from mh_assets.core.corpus import CoverageThresholds
 from mh_assets.core.evaluation.scoring import ScoringConfig
 from mh_assets.core.modelling.config import TrainingConfig
@@ -101,7 +101,7 @@ def methods_section(run: RunMethods) -> Section:
         f"discharge before the admission, a birth after it, an age at admission outside "
         f"{c.plausible_age_min}-{c.plausible_age_max}. Implausible ones (an admission more "
         f"than {c.max_years_before_discharge} years before the discharge year, an age over "
-        f"{c.age_max if c.age_max is not None else ADULT_AGE} at discharge) are "
+        f"{c.adult_age} at discharge) are "
         + ("excluded" if c.exclude_implausible
            else "flagged and counted (Cohort descriptives), not excluded")
         + "; every exclusion is listed with its reason in the cohort flow (a record with "

@@ -81,3 +81,10 @@ def test_kept_records_flagged_as_implausible_are_counted_in_the_report_small_cou
                                               "Female": "<10", "Male": "*", "Total": "21"}
     store.write_parquet(layout.COHORT, pl.DataFrame({"sex": sexes, "quality_flags": [[]] * 25}))
     assert flagged_records(store, min_cell=10) == ["No kept record was flagged as implausible."]
+
+
+def test_a_substituted_code_is_written_dotted_as_the_registry_writes_it():
+    from mh_assets.core.corpus import SUBSTITUTION
+    from mh_assets.core.publish.report_sections import _dotted
+
+    assert _dotted(f"T407X1A{SUBSTITUTION}T407") == "T40.7X1A -> T40.7"
