@@ -28,7 +28,7 @@ from typing import Any
 
 from mh_assets.core.cohort import CohortRules
 from mh_assets.core.corpus import CoverageThresholds
-from mh_assets.core.environment import PROJECT_ROOT
+from mh_assets.core.environment import PROJECT_ROOT, provenance_text
 from mh_assets.core.modelling.config import PRESETS
 
 EXECUTORS = ("multiprocess", "k8s")
@@ -136,19 +136,10 @@ class Settings:
             value = getattr(self, f.name)
             if hasattr(value, "__dataclass_fields__"):
                 for sub in fields(value):
-                    out[f"{f.name}.{sub.name}"] = _setting_text(getattr(value, sub.name))
+                    out[f"{f.name}.{sub.name}"] = provenance_text(getattr(value, sub.name))
             else:
-                out[f.name] = _setting_text(value)
+                out[f.name] = provenance_text(value)
         return out
-
-
-def _setting_text(value: object) -> str:
-    if value is None:
-        return "not set"
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return ", ".join(str(v) for v in items)
-    return str(value)
 
 
 # ------------------------------------------------------------------ validation

@@ -111,3 +111,16 @@ def test_the_cron_check_agrees_with_dagster(expression):
     from dagster._utils.schedules import is_valid_cron_string
 
     assert valid_cron(expression) is is_valid_cron_string(expression.strip())
+
+
+def test_provenance_reads_an_unset_value_and_a_list_alike_in_the_ui_and_the_report():
+    """The settings' metadata (the UI) and the report's provenance table write values
+    through one function: "not set", never None or an empty cell; lists without a repr."""
+    from mh_assets.core.publish.report import flatten
+
+    metadata = Settings().as_metadata()
+    assert metadata["cohort.age_max"] == "not set"
+    assert metadata["cohort.sud_blocks"].startswith("F10, F11, ")
+    nested = {"settings": {"age_max": None, "sud_blocks": ("F10", "F11")}}
+    assert dict(flatten(nested)) == {"settings.age_max": "not set",
+                                     "settings.sud_blocks": "F10, F11"}

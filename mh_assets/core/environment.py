@@ -1,7 +1,9 @@
-"""What code ran: installed library versions and the git commit.
+"""What code ran: installed library versions and the git commit; how a recorded value reads.
 
 Provenance records, training summaries and the report all state these; they are
-read here once (package metadata only, nothing heavy is imported).
+read here once (package metadata only, nothing heavy is imported). The settings'
+provenance and the report's provenance table write their values as text through
+:func:`provenance_text`, so a value reads the same in the UI and in the report.
 """
 
 from __future__ import annotations
@@ -18,6 +20,21 @@ LIBRARIES = (
     "dagster", "polars", "numpy", "scikit-learn", "scipy", "torch", "transformers",
     "sentence-transformers", "tokenizers", "accelerate", "safetensors", "simple-icd-10-cm",
 )
+
+
+#: How an unset value (None) reads wherever provenance is shown.
+NOT_SET = "not set"
+
+
+def provenance_text(value: object) -> str:
+    """A recorded value as text: None reads "not set", a sequence as a comma list (a
+    set sorted, so the text is the same run after run), anything else as ``str``."""
+    if value is None:
+        return NOT_SET
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return ", ".join(str(v) for v in items)
+    return str(value)
 
 
 def library_versions() -> dict[str, str]:

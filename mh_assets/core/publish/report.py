@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from mh_assets.core.environment import provenance_text
+
 
 @dataclass(frozen=True)
 class ReportTable:
@@ -264,17 +266,15 @@ def _figure(item: ReportFigure, state: _State) -> str:
 
 
 def flatten(mapping: Mapping[str, object], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested mappings to sorted (dotted key, text) pairs; sequences joined with ", "."""
+    """Nested mappings to sorted (dotted key, text) pairs, each value as
+    :func:`~mh_assets.core.environment.provenance_text` writes it."""
     pairs: list[tuple[str, str]] = []
     for key in sorted(mapping, key=str):
         value, name = mapping[key], f"{prefix}{key}"
         if isinstance(value, Mapping):
             pairs.extend(flatten(value, f"{name}."))
-        elif isinstance(value, list | tuple | set | frozenset):
-            items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-            pairs.append((name, ", ".join(str(v) for v in items)))
         else:
-            pairs.append((name, "" if value is None else str(value)))
+            pairs.append((name, provenance_text(value)))
     return pairs
 
 

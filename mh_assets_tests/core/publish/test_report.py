@@ -122,7 +122,7 @@ def test_provenance_is_flattened_to_sorted_dotted_keys():
     provenance = {"run_ids": ["r2", "r1"], "libraries": {"polars": "2.1", "numpy": "2.4"},
                   "git_commit": None, "checkpoints": {"male": {"mlm": "cafe"}}}
     assert flatten(provenance) == [
-        ("checkpoints.male.mlm", "cafe"), ("git_commit", ""), ("libraries.numpy", "2.4"),
+        ("checkpoints.male.mlm", "cafe"), ("git_commit", "not set"), ("libraries.numpy", "2.4"),
         ("libraries.polars", "2.1"), ("run_ids", "r2, r1")]
     report = build_report(ReportInput(provenance=provenance))
     assert "<td>libraries.polars</td><td>2.1</td>" in report
