@@ -18,7 +18,12 @@ from mh_assets.defs.metadata import (
 )
 from mh_assets.defs.partitions import clusters_asset, skips_absent_sex
 from mh_assets.defs.resources import PlatformParam
-from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
+from mh_assets.defs.run_config import (
+    ClusterRunConfig,
+    cluster_config,
+    cluster_settings_metadata,
+    training_config,
+)
 
 
 @clusters_asset(
@@ -66,6 +71,7 @@ def cluster_profiles(
             "cluster_names": md_table(sizes),
             "top_codes": md_table(top),
             **artifacts_metadata(*paths),
+            **cluster_settings_metadata(cfg),
             **provenance_metadata(context, settings),
         }
     )
@@ -123,5 +129,5 @@ def baseline_clusters(
         baselines.as_metadata(),
         {"usefulness_at_own_k": table_value(useful)},
         table_metadata(table, stem, store),
-        provenance_metadata(context, settings),
+        cluster_settings_metadata(cfg), provenance_metadata(context, settings),
     ))

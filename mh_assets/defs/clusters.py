@@ -35,7 +35,12 @@ from mh_assets.defs.metadata import (
 )
 from mh_assets.defs.partitions import clusters_asset, sex_check, skips_absent_sex
 from mh_assets.defs.resources import Platform, PlatformParam
-from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
+from mh_assets.defs.run_config import (
+    ClusterRunConfig,
+    cluster_config,
+    cluster_settings_metadata,
+    training_config,
+)
 
 
 def _run_representation(platform: Platform) -> str:
@@ -106,7 +111,7 @@ def k_selection(
         curve_files,
         artifacts_metadata(layout.k_choice(sex), f"{null_stem}.csv",
                            layout.table(f"clusterability_nulls_{sex}")),
-        provenance_metadata(context, settings),
+        cluster_settings_metadata(cfg), provenance_metadata(context, settings),
     ))
 
 
@@ -178,6 +183,7 @@ def cluster_assignments(
             **artifacts_metadata(layout.assignments(sex), layout.cluster_names(sex),
                                  layout.stability(sex), layout.stability_jaccard(sex),
                                  layout.table(f"confounder_audit_{sex}"), layout.verdict(sex)),
+            **cluster_settings_metadata(cfg),
             **provenance_metadata(context, settings),
         }
     )
@@ -221,7 +227,7 @@ def cluster_stability(
     store.write_csv(f"{stem}.csv", published)
     yield dg.MaterializeResult(metadata=combine(
         stability.as_metadata(), table_metadata(published, stem, store),
-        provenance_metadata(context, settings),
+        cluster_settings_metadata(cfg), provenance_metadata(context, settings),
     ))
     unstable = stability.table.filter(pl.col("mean_jaccard") < cfg.stability_warn)
     yield dg.AssetCheckResult(

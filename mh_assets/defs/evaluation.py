@@ -19,7 +19,12 @@ from mh_assets.core.clustering.io import read_embeddings
 from mh_assets.defs.metadata import artifacts_metadata, combine, provenance_metadata, table_value
 from mh_assets.defs.partitions import clusters_asset, skips_absent_sex
 from mh_assets.defs.resources import PlatformParam
-from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
+from mh_assets.defs.run_config import (
+    ClusterRunConfig,
+    cluster_config,
+    cluster_settings_metadata,
+    training_config,
+)
 
 
 @clusters_asset(
@@ -72,5 +77,5 @@ def representation_evaluation(
          "seconds": {name: round(s, 1) for name, s in evaluation.seconds.items()},
          "dagster/row_count": evaluation.table.height},
         artifacts_metadata(scores, criteria, layout.recommendation(sex)),
-        provenance_metadata(context, settings),
+        cluster_settings_metadata(cfg), provenance_metadata(context, settings),
     ))

@@ -13,14 +13,18 @@ import dagster as dg
 import polars as pl
 
 from mh_assets.core import layout
-from mh_assets.core.cohort import FLOW_KEPT
+from mh_assets.core.cohort import FLOW_KEPT, analysed_sexes
 from mh_assets.core.environment import git_commit, library_versions
 from mh_assets.core.schema import SEXES
 from mh_assets.defs.metadata import artifacts_metadata, provenance_metadata
 from mh_assets.defs.resources import Platform, PlatformParam
-from mh_assets.defs.run_config import ClusterRunConfig, cluster_config, training_config
+from mh_assets.defs.run_config import (
+    CLUSTERING_SETTINGS,
+    ClusterRunConfig,
+    cluster_config,
+    training_config,
+)
 from mh_assets.ops.graph import latest_materialization
-from mh_assets.settings import Settings
 
 CHECKPOINT_ASSETS = ("mlm_checkpoint", "contrastive_checkpoint", "patient_embeddings")
 
@@ -64,16 +68,48 @@ def _without_local_paths(values: dict[str, str]) -> dict[str, str]:
     return {k: (f".../{Path(v).name}" if local(v) else v) for k, v in values.items()}
 
 
-def _methods(settings: Settings):
-    """The configuration objects the run's assets were built from (for the Methods)."""
-    from mh_assets.core.evaluation.scoring import ScoringConfig
-    from mh_assets.core.publish.report_text import RunMethods
+def _recorded(context: dg.AssetExecutionContext, store, asset: str, entry: str,
+              prefix: str = "") -> dict[str, dict]:
+    """{sex: the settings ``asset``'s latest materialization of that sex recorded under
+    ``entry``} (``prefix``: only keys with it, without it); sexes without a record (a
+    skipped partition, an older materialization) are left out."""
+    found = {}
+    for sex in analysed_sexes(store):
+        record = latest_materialization(context.instance, dg.AssetKey(asset), sex)
+        value = record and record.asset_materialization.metadata.get(entry)
+        if value is not None:
+            found[sex] = {k.removeprefix(prefix): v for k, v in value.value.items()
+                          if k.startswith(prefix)}
+    return found
 
+
+def _methods(context: dg.AssetExecutionContext, platform: Platform):
+    """The configuration each step recorded (the Methods' numbers), falling back to the
+    environment's settings and the defaults where nothing was recorded."""
+    from mh_assets.core.clustering.config import ClusterConfig
+    from mh_assets.core.evaluation.scoring import ScoringConfig
+    from mh_assets.core.modelling.config import TrainingConfig
+    from mh_assets.core.publish.report_text import RunMethods
+    from mh_assets.core.publish.run_settings import recorded_config
+
+    settings, store = platform.settings, platform.store
+    training = training_config(settings.preset, settings.seed)
+    clustering = cluster_config(settings.seed, ClusterRunConfig())
+    configs, differences = {}, []
+    for name, cls, fallback, asset, entry, prefix in (
+        ("pretraining", TrainingConfig, training, "mlm_checkpoint", "training_summary", "hp."),
+        ("training", TrainingConfig, training, "contrastive_checkpoint", "training_summary",
+         "hp."),
+        ("clustering", ClusterConfig, clustering, "k_selection", CLUSTERING_SETTINGS, ""),
+        ("fitting", ClusterConfig, clustering, "cluster_assignments", CLUSTERING_SETTINGS, ""),
+    ):
+        records = _recorded(context, store, asset, entry, prefix)
+        configs[name], differs = recorded_config(cls, asset, records, fallback)
+        differences += differs
     return RunMethods(
-        cohort=settings.cohort, coverage=settings.coverage,
-        training=training_config(settings.preset, settings.seed),
-        clustering=cluster_config(settings.seed, ClusterRunConfig()),
-        scoring=ScoringConfig(seed=settings.seed), min_cell=settings.min_cell, seed=settings.seed)
+        cohort=settings.cohort, coverage=settings.coverage, **configs,
+        scoring=ScoringConfig(seed=settings.seed), min_cell=settings.min_cell,
+        seed=settings.seed, differences=tuple(differences))
 
 
 @dg.asset(
@@ -116,7 +152,7 @@ def study_report(
     content = ReportInput(
         subtitle=f"Preset {settings.preset}; extract {extract['file_name']}{synthetic}",
         leading=[summary_section(store, patients), subtypes_section(store),
-                 representation_section(store), methods_section(_methods(settings))],
+                 representation_section(store), methods_section(_methods(context, platform))],
         cohort_flow=flow,
         sections=[coverage_section(store), *sections], validity=validity,
         trailing=[limitations_section(store)],

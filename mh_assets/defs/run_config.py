@@ -73,3 +73,13 @@ def training_config(preset: str, seed: int, run_config: _Overrides | None = None
 def cluster_config(seed: int, run_config: _Overrides | None = None) -> ClusterConfig:
     """The run's clustering settings: the defaults, the platform seed, then overrides."""
     return ClusterConfig(seed=seed, **(run_config.overrides() if run_config else {}))
+
+
+#: The metadata entry a clustering step records its configuration under (read back by
+#: the report's Methods: a run-config override of one step shows there, not the default).
+CLUSTERING_SETTINGS = "clustering_settings"
+
+
+def cluster_settings_metadata(config: ClusterConfig) -> dict[str, dg.MetadataValue]:
+    """The clustering configuration a step used, every field, as its metadata entry."""
+    return {CLUSTERING_SETTINGS: dg.MetadataValue.json(dataclasses.asdict(config))}

@@ -30,7 +30,15 @@ SYNTHETIC_BANNER = (
 
 @dataclass(frozen=True)
 class RunMethods:
-    """What the run was configured with: the objects its assets were built from."""
+    """What the run was configured with: the objects its assets were built from.
+
+    Each sentence reads its numbers from the step that used them, since run config may
+    override a setting for one step only: ``training`` is the contrastive stage's,
+    ``pretraining`` the masked-LM stage's (None: the same as ``training``),
+    ``clustering`` k selection's and the null test's, ``fitting`` the final fit's,
+    stability's and the verdict's (None: the same as ``clustering``). ``differences``:
+    settings that differed between the sexes (:mod:`.run_settings`), one line each.
+    """
 
     cohort: CohortRules
     coverage: CoverageThresholds
@@ -39,6 +47,9 @@ class RunMethods:
     scoring: ScoringConfig
     min_cell: int
     seed: int
+    pretraining: TrainingConfig | None = None
+    fitting: ClusterConfig | None = None
+    differences: tuple[str, ...] = ()
 
 
 def _read(store: ArtifactStore, relative: str) -> dict | None:
@@ -88,6 +99,7 @@ def summary_section(store: ArtifactStore, patients: dict[str, int | str]) -> Sec
 def methods_section(run: RunMethods) -> Section:
     """Methods, sentence by sentence from the run's settings."""
     c, t, k, s = run.cohort, run.training, run.clustering, run.scoring
+    p, f = run.pretraining or t, run.fitting or k
     age = ("any age" if c.age_min is None and c.age_max is None
            else f"ages {c.age_min if c.age_min is not None else '-'} to "
                 f"{c.age_max if c.age_max is not None else '-'}")
@@ -116,11 +128,11 @@ def methods_section(run: RunMethods) -> Section:
     if t.trains:
         model = (
             f"Representation: preset {t.preset}, a "
-            + (f"{t.model_name} backbone" if t.backbone == "pretrained"
-               else f"DeBERTa-v2 trained from scratch ({t.num_hidden_layers} layers, hidden "
-                    f"{t.hidden_size}, a {t.tokenizer_vocab_size}-token domain tokenizer)")
-            + f" per sex: masked-LM pre-training ({t.mlm_epochs} epochs, masking "
-            f"{t.mlm_probability:.0%}, learning rate {t.mlm_lr:g}, {t.eval_fraction:.0%} held "
+            + (f"{p.model_name} backbone" if p.backbone == "pretrained"
+               else f"DeBERTa-v2 trained from scratch ({p.num_hidden_layers} layers, hidden "
+                    f"{p.hidden_size}, a {p.tokenizer_vocab_size}-token domain tokenizer)")
+            + f" per sex: masked-LM pre-training ({p.mlm_epochs} epochs, masking "
+            f"{p.mlm_probability:.0%}, learning rate {p.mlm_lr:g}, {p.eval_fraction:.0%} held "
             f"out), then contrastive fine-tuning with NT-Xent at temperature {t.temperature:g} "
             f"({t.contrastive_epochs} epochs, batch {t.contrastive_batch_size}, views by "
             f"{t.augmentation.replace('_', ' ')}), mean pooling and a {t.projection_dim}-d "
@@ -133,15 +145,15 @@ def methods_section(run: RunMethods) -> Section:
         f"Clustering: k from {k.min_k} to {k.max_k} by the {k.k_metric.replace('_', ' ')} "
         f"(cosine) over {k.n_bootstrap} resamples with the "
         + ("one-standard-error rule" if k.k_rule == "one_se" else "maximum")
-        + f"; K-Means with {k.n_init} starts; Hennig bootstrap stability over "
-        f"{k.stability_resamples} resamples (a cluster is stable at mean Jaccard >= "
-        f"{k.stable_jaccard:g}). Clusterability: the same reduced pipeline on the partition and "
+        + f"; K-Means with {f.n_init} starts; Hennig bootstrap stability over "
+        f"{f.stability_resamples} resamples (a cluster is stable at mean Jaccard >= "
+        f"{f.stable_jaccard:g}). Clusterability: the same reduced pipeline on the partition and "
         f"on {k.null_cohorts} degree-preserving null cohorts of {k.null_sample_size} patients "
         f"(patients keep their code counts, codes their prevalence); subtypes are supported "
-        f"when silhouette and stability beat the null with z >= {k.supported_z:g} and "
-        f"p <= {k.supported_p:g}, every cluster is stable and the confounder audit "
-        f"(eta squared of code count above {k.eta_threshold:g}, or above the multi-hot "
-        f"baseline's by {k.eta_excess:g}) is quiet.")
+        f"when silhouette and stability beat the null with z >= {f.supported_z:g} and "
+        f"p <= {f.supported_p:g}, every cluster is stable and the confounder audit "
+        f"(eta squared of code count above {f.eta_threshold:g}, or above the multi-hot "
+        f"baseline's by {f.eta_excess:g}) is quiet.")
     evaluation = (
         f"Representation evaluation: {s.folds}-fold stratified cross-validated logistic "
         f"regression (C = {s.C:g}) per outcome and masked diagnosis, AUROC with a "
@@ -151,7 +163,11 @@ def methods_section(run: RunMethods) -> Section:
         f"Publication: every count from 1 to {run.min_cell - 1} is shown as <{run.min_cell}, "
         "with a second cell hidden wherever a margin would reveal it; seed "
         f"{run.seed} everywhere, so the same inputs give the same outputs on CPU.")
-    return Section("Methods", [cohort, corpus, model, clusters, evaluation, publication])
+    differed = ([f"Settings that differed between the sexes, as each step recorded them "
+                 f"(the sentences above give the first sex's): {'; '.join(run.differences)}."]
+                if run.differences else [])
+    return Section("Methods", [cohort, corpus, model, clusters, evaluation, publication,
+                               *differed])
 
 
 def limitations_section(store: ArtifactStore) -> Section:

@@ -104,3 +104,17 @@ def test_validity_tables_get_human_headers_and_rounding():
                                    "mean_jaccard": [0.978500644824], "eta_squared": [0.1]}))
     assert frame.columns == ["Cluster", "Mean Jaccard", "eta²"]
     assert frame["Mean Jaccard"][0] == 0.979
+
+
+def test_recorded_settings_keep_the_fallback_for_what_a_record_lacks_and_ignore_the_rest():
+    from mh_assets.core.clustering.config import ClusterConfig
+    from mh_assets.core.publish.run_settings import recorded_config
+
+    fallback = ClusterConfig(max_k=9)
+    assert recorded_config(ClusterConfig, "k_selection", {}, fallback) == (fallback, [])
+    config, differences = recorded_config(
+        ClusterConfig, "k_selection",
+        {"female": {"n_init": 3, "retired_setting": 1}, "male": {"n_init": 3, "max_k": 7}},
+        fallback)
+    assert config == ClusterConfig(max_k=9, n_init=3)  # the first sex's record
+    assert differences == ["k_selection max_k: 9 (female), 7 (male)"]
