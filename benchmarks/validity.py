@@ -120,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--augmentation", default=None)
     parser.add_argument("--min-kept-share", type=float, default=None)
     parser.add_argument("--epochs", type=int, default=None, help="contrastive epochs")
+    parser.add_argument("--mlm-epochs", type=int, default=None)
     parser.add_argument("--null-cohorts", type=int, default=None)
     parser.add_argument("--null-sample-size", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in (("augmentation", args.augmentation),
                                     ("min_kept_share", args.min_kept_share),
-                                    ("contrastive_epochs", args.epochs)) if v is not None}
+                                    ("contrastive_epochs", args.epochs),
+                                    ("mlm_epochs", args.mlm_epochs)) if v is not None}
     results = []
     for scenario in args.scenarios:
         for seed in args.seeds:

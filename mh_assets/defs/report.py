@@ -117,7 +117,7 @@ def _methods(context: dg.AssetExecutionContext, platform: Platform):
           "cohort_descriptives", "k_selection", "cluster_stability", "cluster_assignments",
           "baseline_clusters", "representation_evaluation"],
     group_name="publish",
-    code_version="2",
+    code_version="3",
     kinds={"html"},
     description=f"{layout.REPORT}: cohort flow, every table and figure, the validity "
     "section (k selection, stability, confounder audit, baselines) and provenance, in one "
