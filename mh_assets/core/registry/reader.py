@@ -168,7 +168,8 @@ def newest_extract(directory: Path) -> Path:
     directory = Path(directory)
     hint = (
         f"set MH_EXTRACTS_DIR to the folder holding the registry files, or create a "
-        f"synthetic one with `mh-assets synth --out {directory}/RAECMBD_0_20240101-000000.csv`"
+        f"synthetic one with `mh-assets synth --patients 5000 --out {directory}` (or run "
+        "`mh-assets demo`, which does so when the folder is empty)"
     )
     if not directory.is_dir():
         raise ExtractFormatError(

@@ -508,3 +508,20 @@ def test_directory_without_extract_gives_an_actionable_error(tmp_path):
 def test_missing_directory_gives_an_actionable_error(tmp_path):
     with pytest.raises(ExtractFormatError, match="does not exist.*mh-assets synth"):
         newest_extract(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("folder", ["empty", "nowhere"])
+def test_the_synth_command_an_error_suggests_makes_the_extract_it_asks_for(tmp_path, folder):
+    import shlex
+
+    from mh_assets.cli import main
+
+    directory = tmp_path / folder
+    if folder == "empty":
+        directory.mkdir()
+    with pytest.raises(ExtractFormatError) as caught:
+        newest_extract(directory)
+    command = shlex.split(str(caught.value).split("`")[1])
+    assert command[:2] == ["mh-assets", "synth"]
+    assert main(command[1:]) == 0
+    assert newest_extract(directory).parent == directory
