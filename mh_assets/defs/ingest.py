@@ -58,10 +58,16 @@ def _single(path: Path, info: registry.ExtractInfo) -> registry.CombinedInfo:
         info, (registry.ExtractFile(path.name, info.sha256, info.rows, info.rows, 0),), 0)
 
 
-def _fail(err: registry.ExtractFormatError) -> dg.Failure:
-    """A file-level problem: fail the asset naming the file, line, column, expectation."""
+def _fail(err: registry.ExtractFormatError, landing_zone: Path | None) -> dg.Failure:
+    """A file-level problem: fail the asset naming the file, line, column, expectation;
+    for a file in the landing zone (``landing_zone``) that does not read as an extract at
+    all, also how to set it aside -- every file there is read."""
+    advice = (f" If {err.file} is not a registry extract, move it out of the landing zone "
+              f"({landing_zone}): every .csv and .txt file there is read; or name the "
+              "extract to read with `mh-assets run --extract FILE`."
+              if err.not_an_extract and landing_zone else "")
     return dg.Failure(
-        description=str(err),
+        description=str(err) + advice,
         metadata={
             "file": err.file,
             "line": err.line if err.line is not None else "-",
@@ -98,7 +104,8 @@ def registry_extract(
     try:
         paths, frame, info, combined = _read(config, settings)
     except registry.ExtractFormatError as err:
-        raise _fail(err) from None
+        chosen = config.extract or config.extracts
+        raise _fail(err, None if chosen else settings.extracts_dir) from None
     context.log.info(f"Read {info.file_name}")
     files = combined or _single(paths[0], info)
     store = platform.store

@@ -388,3 +388,24 @@ def test_the_corpus_asset_writes_what_the_core_builds_from_the_whole_cohort(plat
         assert _materialize(instance, ["descriptor_corpus"], partition_key=sex).success
         written = pl.read_parquet(restricted / f"corpus/{sex}.parquet")
         assert written.equals(build_corpus(cohort, table, sex)), sex
+
+
+def test_a_stray_file_in_the_landing_zone_is_named_with_how_to_set_it_aside(platform,
+                                                                            instance):
+    stray = platform.extracts / "notes.csv"
+    stray.write_text("customer,amount\nx,1\n", encoding="utf-8")
+    result = _materialize(instance, ["registry_extract"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
+    assert "notes.csv" in message and "missing required columns" in message
+    assert "move it out of the landing zone" in message and "--extract" in message
+
+
+def test_a_broken_delivery_is_not_called_a_stray_file(platform, instance):
+    header = platform.extract.read_text(encoding="utf-8").splitlines()[0]
+    bad = platform.extracts / "RAECMBD_999_29991231-235959.csv"
+    bad.write_text(header + "\n" + "1,2,3\n", encoding="utf-8")
+    result = _materialize(instance, ["registry_extract"])
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "move it out" not in failure.step_failure_data.error.message

@@ -62,8 +62,13 @@ class ExtractFormatError(ValueError):
         problem: str | None = None,
         found: str | None = None,
         offset: int | None = None,
+        not_an_extract: bool = False,
     ):
         self.file = file
+        # True where the file does not read as an extract at all (empty, binary, no
+        # delimiter, none of the required columns...): a stray file in the landing zone
+        # rather than a broken delivery, which the caller may say how to set aside.
+        self.not_an_extract = not_an_extract
         self.line = line
         self.column = column
         self.expected = expected
@@ -216,6 +221,7 @@ def _decode(raw: bytes, name: str) -> tuple[bytes, str]:
             name,
             "text in UTF-8 or Latin-1 / Windows-1252 (re-export the file as UTF-8 CSV)",
             problem="unknown encoding (UTF-16, by its byte-order mark)",
+            not_an_extract=True,
             **_where(raw, 0),
         )
     binary = _first_binary_byte(raw)
@@ -224,6 +230,7 @@ def _decode(raw: bytes, name: str) -> tuple[bytes, str]:
             name,
             "text in UTF-8 or Latin-1 / Windows-1252",
             problem="unknown encoding (the file looks binary: a control byte)",
+            not_an_extract=True,
             **_where(raw, binary),
         )
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -266,6 +273,7 @@ def _sniff_delimiter(header: str, name: str) -> str:
             "',' or ';' between the header names",
             line=1,
             problem="unknown delimiter (the header reads as a single column)",
+            not_an_extract=True,
         )
     return "," if commas >= semicolons else ";"
 
@@ -303,6 +311,7 @@ def _map_headers(headers: list[str], name: str) -> tuple[list[str], list[str], s
             line=1,
             column=", ".join(missing),
             problem="missing required column" + ("s" if len(missing) > 1 else ""),
+            not_an_extract=True,
         )
     language = "es" if languages["es"] >= languages["en"] and languages["es"] else "en"
     return names, unknown, language
@@ -401,7 +410,8 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, ExtractInfo]:
     data, encoding = _decode(raw_bytes, name)
     if not data or data.isspace():
         raise ExtractFormatError(
-            name, "a header line followed by data rows", line=1, problem="file is empty"
+            name, "a header line followed by data rows", line=1, problem="file is empty",
+            not_an_extract=True,
         )
     header_end = data.find(b"\n")
     header_line = data[: header_end if header_end >= 0 else None].decode("utf-8").rstrip("\r")
