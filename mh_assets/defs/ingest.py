@@ -78,6 +78,16 @@ def _fail(err: registry.ExtractFormatError, landing_zone: Path | None) -> dg.Fai
     )
 
 
+def _unparsable_sentence(counts: dict[str, int], min_cell: int) -> str:
+    """What was set empty because it did not parse, per column (small counts masked):
+    these columns select no one, so the rows stay and nothing else would say so."""
+    shown = ", ".join(f"{column} {f'<{min_cell}' if count < min_cell else count}"
+                      for column, count in sorted(counts.items()))
+    return (f"Values that did not parse were set empty (the rows are kept: the study does "
+            f"not select on these columns): {shown}. Fix them in the delivery if a table "
+            "uses them.")
+
+
 def _dropped_codes(frame: pl.DataFrame, min_cell: int) -> pl.DataFrame:
     """Malformed secondary codes dropped, per field and shape (counts under min_cell
     masked): the records stay, so they are reported here and in the cohort flow."""
@@ -119,6 +129,8 @@ def registry_extract(
     context.log.info(f"Parsed {info.rows} rows ({info.header_language} headers, {info.encoding})"
                      + (f"; {files.duplicates} duplicate episodes across files dropped"
                         if combined else ""))
+    if info.unparsable_values:
+        context.log.warning(_unparsable_sentence(info.unparsable_values, settings.min_cell))
     return dg.MaterializeResult(
         metadata={
             **info.as_metadata(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import dagster as dg
@@ -409,3 +410,16 @@ def test_a_broken_delivery_is_not_called_a_stray_file(platform, instance):
     result = _materialize(instance, ["registry_extract"])
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "move it out" not in failure.step_failure_data.error.message
+
+
+def test_values_set_empty_because_they_did_not_parse_are_said_in_the_log(platform, instance):
+    frame = pl.read_csv(platform.extract, infer_schema=False)
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) < 2).then(pl.lit("cinco"))
+                               .otherwise(pl.col("Estancia Días")).alias("Estancia Días"))
+    frame.write_csv(platform.extract)
+    result = _materialize(instance, ["registry_extract"])
+    assert result.success
+    warnings = [e.message for e in instance.all_logs(result.run_id)
+                if e.level == logging.WARNING and e.message]
+    assert any("did not parse were set empty" in m and "DaysOfStay <10" in m
+               for m in warnings), warnings
