@@ -1,20 +1,24 @@
 """The ``mh-assets`` command: demo, run, synth (and lineage, for audits).
 
-A user's mistake -- an invalid setting, a missing ``--extract`` file, an artifacts
-folder that cannot be written -- prints ``mh-assets: <what and what to do>`` on stderr
-and exits 2, without a traceback; a run that fails exits 1 with the failed stage and
-its one-sentence reason. A traceback means a bug.
+A user's mistake -- an invalid setting, a missing ``--extract`` file, the preset's
+pretrained weights not on this machine, an artifacts folder that cannot be written --
+prints ``mh-assets: <what and what to do>`` on stderr and exits 2, without a traceback;
+a run that fails exits 1 with the failed stage and its one-sentence reason. A traceback
+means a bug.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from mh_assets.core.modelling.config import preset_config
+from mh_assets.core.modelling.weights import MissingWeightsError, resolve_model_dir
 from mh_assets.core.registry import ExtractFormatError
 from mh_assets.core.storage import ArtifactStorageError
 from mh_assets.core.synthetic import SCENARIOS
@@ -29,7 +33,8 @@ class UsageError(Exception):
 
 
 #: Errors that are the user's or the environment's, not the program's.
-USER_ERRORS = (UsageError, SettingsError, ArtifactStorageError, ExtractFormatError)
+USER_ERRORS = (UsageError, SettingsError, ArtifactStorageError, ExtractFormatError,
+               MissingWeightsError)
 
 
 def _positive_int(text: str) -> int:
@@ -167,10 +172,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> int:
-    from mh_assets.core import layout
-    from mh_assets.definitions import build_defs
     from mh_assets.ops.recovery import RunInProgress, one_run_at_a_time
-    from mh_assets.ops.runner import ensure_instance, materialize_all
+    from mh_assets.settings import default_dagster_home
 
     if extract is not None and not extract.is_file():
         problem = "is a folder, not a file" if extract.is_dir() else "does not exist"
@@ -178,25 +181,49 @@ def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> i
             f"--extract {extract}: {problem}; give the path of an extract file, or leave "
             f"--extract out to read the extracts in MH_EXTRACTS_DIR ({settings.extracts_dir}; "
             f"MH_EXTRACT_MODE={settings.extract_mode})")
+    # the preset's pretrained weights, before any run: a missing DeBERTa is the user's to
+    # provide, said at once (exit 2) rather than after the ingest stage, from a failed step
+    resolve_model_dir(preset_config(settings.preset, seed=settings.seed))
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
+    with contextlib.ExitStack() as held:
+        # the lock first: a second run is refused in a second, before the code location,
+        # the instance and the definitions are loaded
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            held.enter_context(one_run_at_a_time(home))
+        except RunInProgress as err:
+            raise UsageError(str(err)) from None
+        except OSError as err:
+            raise _unusable_home(err) from None
+        return _run_locked(settings, extract, sexes)
+
+
+def _unusable_home(err: OSError) -> UsageError:
+    return UsageError(
+        f"cannot use the Dagster instance in {os.environ.get('DAGSTER_HOME')}: "
+        f"{err.strerror or err}; point DAGSTER_HOME at a writable folder")
+
+
+def _run_locked(settings: Settings, extract: Path | None, sexes: list[str] | None) -> int:
+    """The staged runs, the instance's run lock held."""
+    from mh_assets.core import layout
+    from mh_assets.definitions import build_defs
+    from mh_assets.ops.runner import ensure_instance, materialize_all
+
     try:
         instance = ensure_instance()
     except OSError as err:
-        raise UsageError(
-            f"cannot use the Dagster instance in {os.environ.get('DAGSTER_HOME')}: "
-            f"{err.strerror or err}; point DAGSTER_HOME at a writable folder") from None
+        raise _unusable_home(err) from None
     defs = build_defs(settings)
 
     started = time.perf_counter()
     print(f"Preset {settings.preset}; extracts {settings.extracts_dir}; "
           f"artifacts {settings.artifacts_dir}; Dagster instance {os.environ['DAGSTER_HOME']}")
     try:
-        with one_run_at_a_time(Path(os.environ["DAGSTER_HOME"])):
-            run_ids = materialize_all(
-                defs, instance, extract=extract.resolve() if extract else None,
-                sexes=tuple(sexes) if sexes else ("female", "male"),
-            )
-    except RunInProgress as err:
-        raise UsageError(str(err)) from None
+        run_ids = materialize_all(
+            defs, instance, extract=extract.resolve() if extract else None,
+            sexes=tuple(sexes) if sexes else ("female", "male"),
+        )
     except RuntimeError as err:
         print(f"FAILED: {err}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ import polars as pl
 
 from mh_assets.core import layout
 from mh_assets.core.modelling.config import TrainingConfig
+from mh_assets.core.modelling.weights import MissingWeightsError
 from mh_assets.core.schema import EMBEDDING, PATIENT_ID, TEXT
 from mh_assets.defs.executor import GPU_POOL, gpu_op_tags
 from mh_assets.defs.metadata import artifacts_metadata, png_markdown, provenance_metadata
@@ -51,7 +52,10 @@ def _train_stage(
     target = layout.model_dir(sex, stage)
     state = store.private_dir(layout.training_state(sex, stage))
     with store.atomic_dir(target) as out:
-        summary = train(corpus, cfg, out, state)
+        try:
+            summary = train(corpus, cfg, out, state)
+        except MissingWeightsError as err:  # the user's to fix, said in full: no traceback
+            raise dg.Failure(description=str(err)) from None
     return dg.MaterializeResult(
         metadata={
             **_summary_metadata(summary),

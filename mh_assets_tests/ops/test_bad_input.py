@@ -173,6 +173,40 @@ def test_a_missing_extract_path_stops_the_cli_with_exit_2(tmp_path):
     assert done.returncode == 2 and "is a folder, not a file" in done.stderr
 
 
+def test_missing_paper_weights_stop_the_cli_before_any_run_with_exit_2(tmp_path):
+    """Before, the ingest stage ran first and the failed step printed four tracebacks."""
+    done = _cli("run", root=tmp_path, MH_PRESET="paper", HF_HOME=str(tmp_path / "hf"))
+    assert done.returncode == 2
+    assert done.stderr.startswith("mh-assets: pretrained weights for microsoft/deberta-v3-base")
+    assert "MH_PAPER_MODEL_DIR" in done.stderr and "the platform never downloads" in done.stderr
+    _no_traceback(done.stderr)
+    assert not (tmp_path / "home").exists() and not (tmp_path / "artifacts").exists()
+
+
+def test_missing_paper_weights_fail_the_mlm_step_with_the_message_and_no_checkpoint(
+        platform, instance, monkeypatch, tmp_path):
+    """From the UI there is no preflight: the step fails as the user's problem (a
+    dg.Failure, its description the whole message), not as a crash with a traceback."""
+    ingest = ["registry_extract", "icd_descriptors", "cohort", "excluded_records"]
+    assert materialize(instance, ingest).success
+    assert materialize(instance, ["descriptor_corpus"], partition_key="female").success
+    monkeypatch.setenv("MH_PRESET", "paper")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    description, _ = _failure(materialize(instance, ["mlm_checkpoint"], partition_key="female"))
+    assert "pretrained weights for microsoft/deberta-v3-base" in description
+    assert not (platform.artifacts / layout.model_dir("female", "mlm")).exists()
+
+
+def test_a_dagster_home_that_cannot_be_made_stops_the_cli_with_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = _cli("run", root=tmp_path, DAGSTER_HOME=str(blocker / "home"))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"mh-assets: cannot use the Dagster instance in {blocker}")
+    assert "point DAGSTER_HOME at a writable folder" in done.stderr
+    _no_traceback(done.stderr)
+
+
 def test_an_unknown_sex_stops_the_cli_with_exit_2(tmp_path):
     done = _cli("run", "--sex", "other", root=tmp_path)
     assert done.returncode == 2
