@@ -16,8 +16,9 @@ and prints, per run:
     python benchmarks/validity.py --scenarios confounded --seeds 1 --augmentation code_set
     python benchmarks/validity.py --json validity.json
 
-Training overrides (``--augmentation``, ``--min-kept-share``, ``--epochs``) are how the
-representation experiments in ``benchmarks/README.md`` were run.
+Training overrides (``--augmentation``, ``--min-kept-share``, ``--epochs`` for the
+contrastive stage, ``--mlm-epochs``) are how the representation and demo-preset
+experiments in ``benchmarks/README.md`` were run.
 """
 
 from __future__ import annotations
