@@ -24,7 +24,7 @@ from datetime import date, datetime
 import numpy as np
 import polars as pl
 
-from mh_assets.core.registry.values import reason_lists
+from mh_assets.core.registry.values import SEX_UNKNOWN, missing, reason_lists, unparsable
 from mh_assets.core.schema import (
     AGE,
     DIAGNOSIS_COLUMNS,
@@ -40,6 +40,14 @@ from mh_assets.core.schema import (
 )
 
 ADULT_AGE = 18
+SEX_RULE = "sex not 1/2"
+ADMISSION_RULE = "admission date missing or unparsable"
+#: Row issues of the parser (:mod:`mh_assets.core.registry.values`) that a cohort rule
+#: states again. Such a record is excluded under the rule's reason alone: the flow counted
+#: it twice, under two names ("Sex unknown" and "sex not 1/2"), and the rule's row is the
+#: one that shows even when it excludes no one.
+RESTATED_BY_RULES = {SEX_UNKNOWN: SEX_RULE, missing("AdmissionDate"): ADMISSION_RULE,
+                     unparsable("AdmissionDate"): ADMISSION_RULE}
 _HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), np.uint8).reshape(256, 2)
 
 
@@ -155,8 +163,8 @@ def _rule_conditions(rules: CohortRules) -> dict[str, pl.Expr]:
     admitted = pl.col("AdmissionDate")
     chapter = rules.principal_chapter.strip().upper()
     conditions: dict[str, pl.Expr] = {
-        "sex not 1/2": ~pl.col("Sex").is_in([1, 2]).fill_null(False),
-        "admission date unparsable": admitted.is_null(),
+        SEX_RULE: ~pl.col("Sex").is_in([1, 2]).fill_null(False),
+        ADMISSION_RULE: admitted.is_null(),
         f"admission after {_stamp(rules.admission_end)}": admitted
         > pl.lit(_as_datetime(rules.admission_end)),
     }
@@ -316,14 +324,14 @@ def select_cohort(extract: pl.DataFrame, rules: CohortRules, id_key: str) -> Coh
         flag_frame.rename(lambda name: f"_flag_{name}")
     ).select(**{k: v.fill_null(False) for k, v in rules_now.items()})
 
+    issues = frame[ROW_ISSUES].list.eval(
+        pl.element().filter(~pl.element().is_in(list(RESTATED_BY_RULES))))
     frame = frame.with_columns(
         reason_lists(flag_frame).alias(QUALITY_FLAGS),
-        _prepend(frame[ROW_ISSUES], reason_lists(rule_frame)).alias(EXCLUSION_REASONS),
+        _prepend(issues, reason_lists(rule_frame)).alias(EXCLUSION_REASONS),
     )
     is_excluded = frame[EXCLUSION_REASONS].list.len() > 0
-    issue_names = sorted(
-        set(frame[ROW_ISSUES].explode().drop_nulls().unique().to_list()) - set(rules_now)
-    )
+    issue_names = sorted(set(issues.explode().drop_nulls().unique().to_list()) - set(rules_now))
     flow = _flow(frame, issue_names + list(rules_now), is_excluded)
 
     front = [RECORD_NUMBER, PATIENT_ID]

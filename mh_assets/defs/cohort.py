@@ -25,7 +25,7 @@ from mh_assets.defs.resources import PlatformParam
         ),
         dg.AssetSpec(
             "excluded_records", deps=["registry_extract"], group_name="cohort",
-            code_version="2", kinds={"polars"},
+            code_version="3", kinds={"polars"},
             description="Every row the selection left out, with every reason that applies "
             "(restricted/excluded_records.parquet). Nothing is dropped silently.",
         ),

@@ -63,9 +63,16 @@ def test_each_default_rule_excludes_with_its_reason(extract):
     assert selection.cohort[RECORD_NUMBER].to_list() == [1, 2, 6]
     assert reasons_by_record(selection) == {
         3: [AFTER_END],
-        4: ["Sex unknown", "sex not 1/2", "principal diagnosis not in chapter F"],
-        5: ["AdmissionDate missing", "admission date unparsable"],
+        4: ["sex not 1/2", "principal diagnosis not in chapter F"],
+        5: ["admission date missing or unparsable"],
     }
+
+
+def test_a_parse_issue_no_rule_restates_stays_a_reason_of_its_own(extract):
+    text = minimal_extract("2018,notadate,1,29032018 0000,02042018 0000,F29,,")
+    selection = select_cohort(extract(text), DEFAULT, "key")
+    assert reasons_by_record(selection)[1][0] == "DateOfBirth unparsable"
+    assert "DateOfBirth unparsable" in selection.flow["step"].to_list()
 
 
 def test_flow_counts_every_reason_by_sex(extract):
@@ -76,10 +83,8 @@ def test_flow_counts_every_reason_by_sex(extract):
     }  # fmt: skip
     assert flow.rows() == [
         ("read", 2, 3, 1, 6),
-        ("AdmissionDate missing", 0, 1, 0, 1),
-        ("Sex unknown", 0, 0, 1, 1),
-        ("sex not 1/2", 0, 0, 1, 1),
-        ("admission date unparsable", 0, 1, 0, 1),
+        ("sex not 1/2", 0, 0, 1, 1),  # one row each, not also "Sex unknown"
+        ("admission date missing or unparsable", 0, 1, 0, 1),
         (AFTER_END, 1, 0, 0, 1),
         *[(impossible, 0, 0, 0, 0) for impossible in IMPOSSIBLE],  # every rule shows
         ("principal diagnosis not in chapter F", 0, 0, 1, 1),
@@ -177,8 +182,7 @@ def test_a_row_carries_every_reason_that_applies(extract):
     selection = select_cohort(extract(text), rules, "key")
     assert reasons_by_record(selection) == {
         1: [
-            "Sex unknown",
-                "sex not 1/2",
+            "sex not 1/2",
             AFTER_END,
             "principal diagnosis not in chapter F",
             "age outside 0-18",

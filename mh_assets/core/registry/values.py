@@ -175,6 +175,20 @@ def _patch(parsed: pl.DataFrame, cleaned: pl.DataFrame, columns: list[str]) -> p
     return parsed
 
 
+#: The row issue of a sex code that is not 1 (male) or 2 (female).
+SEX_UNKNOWN = "Sex unknown"
+
+
+def missing(column: str) -> str:
+    """The row issue of an empty study column."""
+    return f"{column} missing"
+
+
+def unparsable(column: str) -> str:
+    """The row issue of a study column's value that does not parse."""
+    return f"{column} unparsable"
+
+
 def _issue_conditions() -> dict[str, pl.Expr]:
     """Value-free reason -> condition, on the cleaned strings (``<name>``) and the
     parsed values (``<name>__parsed``) of the study's columns."""
@@ -182,15 +196,15 @@ def _issue_conditions() -> dict[str, pl.Expr]:
     for column in STUDY_COLUMNS:
         raw, parsed = pl.col(column), pl.col(f"{column}__parsed")
         if column == "Sex":
-            issues["Sex unknown"] = ~parsed.is_in([1, 2]).fill_null(False)
+            issues[SEX_UNKNOWN] = ~parsed.is_in([1, 2]).fill_null(False)
         elif column == PRINCIPAL:
             issues[f"{column} not ICD-10-shaped"] = _malformed(column)
-            issues[f"{column} missing"] = parsed.is_null()  # a placeholder is no diagnosis
+            issues[missing(column)] = parsed.is_null()  # a placeholder is no diagnosis
         elif column in DIAGNOSIS_COLUMNS:
             continue  # a malformed secondary code is dropped, see _dropped_codes
         else:
-            issues[f"{column} missing"] = raw.is_null()
-            issues[f"{column} unparsable"] = raw.is_not_null() & parsed.is_null()
+            issues[missing(column)] = raw.is_null()
+            issues[unparsable(column)] = raw.is_not_null() & parsed.is_null()
     return issues
 
 
