@@ -207,6 +207,10 @@ def _unusable_home(err: OSError) -> UsageError:
 def _run_locked(settings: Settings, extract: Path | None, sexes: list[str] | None) -> int:
     """The staged runs, the instance's run lock held."""
     from mh_assets.core import layout
+    from mh_assets.core.registry import newest_extract
+
+    if extract is None:  # an empty landing zone is said at once (exit 2), not by a failed run
+        newest_extract(settings.extracts_dir)
     from mh_assets.definitions import build_defs
     from mh_assets.ops.runner import ensure_instance, materialize_all
 

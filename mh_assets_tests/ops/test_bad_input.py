@@ -207,6 +207,16 @@ def test_a_dagster_home_that_cannot_be_made_stops_the_cli_with_exit_2(tmp_path):
     _no_traceback(done.stderr)
 
 
+def test_an_empty_landing_zone_stops_the_cli_before_any_run_with_exit_2(tmp_path):
+    (tmp_path / "extracts").mkdir()
+    done = _cli("run", root=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"mh-assets: {tmp_path / 'extracts'}: no extract found")
+    assert "mh-assets synth --patients" in done.stderr
+    _no_traceback(done.stderr)
+    assert not (tmp_path / "home" / "storage").exists()  # no run was made
+
+
 def test_an_unknown_sex_stops_the_cli_with_exit_2(tmp_path):
     done = _cli("run", "--sex", "other", root=tmp_path)
     assert done.returncode == 2
