@@ -109,7 +109,12 @@ def skipped_partition(context: dg.AssetExecutionContext, platform: Any
     reason = (f"{ABSENT_SEX.capitalize()}: the {sex} partition is skipped (nothing read or "
               "written); the tables, maps and report that combine both sexes are built "
               "without it.")
-    context.log.info(f"{sex}: {asset} skipped. {reason}")  # the cohort check warns once
+    # said at info by the run's first asset of the partition only (an asset none of whose
+    # inputs the run materializes); the nine after it would repeat it, so they say it at
+    # debug level
+    upstream = context.assets_def.asset_deps.get(context.asset_key, set())
+    first = not upstream & context.job_def.asset_layer.selected_asset_keys
+    (context.log.info if first else context.log.debug)(f"{sex}: {asset} skipped. {reason}")
     selected = context.selected_asset_check_keys
     checks = [
         dg.AssetCheckResult(

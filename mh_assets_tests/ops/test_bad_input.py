@@ -497,6 +497,11 @@ def test_an_absent_sex_succeeds_as_skipped_through_every_per_sex_asset(platform,
     after = sorted(p.relative_to(platform.artifacts) for p in platform.artifacts.rglob("*")
                    if "provenance" not in p.parts)
     assert [p for p in after if p not in before] == []  # nothing written for the absent sex
+    import logging
+
+    said = [e.message for e in instance.all_logs(result.run_id)
+            if e.level >= logging.INFO and "skipped" in (e.message or "")]
+    assert len(said) == 1 and said[0].startswith("male: descriptor_corpus skipped"), said
 
 
 @pytest.mark.slow
