@@ -229,7 +229,8 @@ def _run_locked(settings: Settings, extract: Path | None, sexes: list[str] | Non
             sexes=tuple(sexes) if sexes else ("female", "male"),
         )
     except RuntimeError as err:
-        print(f"FAILED: {err}", file=sys.stderr)
+        for line in str(err).splitlines():  # a line per failed stage (partition)
+            print(f"FAILED: {line}", file=sys.stderr)
         return 1
     print(f"\nDone in {time.perf_counter() - started:.0f} s ({len(run_ids)} runs).")
     print(f"Outputs:  {settings.artifacts_dir}  (restricted/ holds patient-level data)")

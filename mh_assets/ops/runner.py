@@ -10,8 +10,9 @@ unpartitioned assets that combine both sexes. Each stage is an ordinary Dagster 
 On the console a step that fails with a ``dg.Failure`` -- a bad extract's file and
 line, a refused write's path and remedy -- reads as one sentence, without Dagster's
 stack trace (which stays in the run's event log for the UI); any other exception is
-a bug and keeps its stack trace. The final "Stage ... failed" line gives the
-sentence, or the exception's ``Class: message``, never Dagster's wrapper.
+a bug and keeps its stack trace. The final "Stage ... failed" lines (one per failed
+stage or partition) give the sentence, or the exception's ``Class: message``, never
+Dagster's wrapper.
 """
 
 from __future__ import annotations
@@ -121,8 +122,8 @@ def _settle(stages: Sequence[Stage], outcomes: Sequence[tuple[str, str | None]],
         unrecorded = _record(instance, run_id, platform)
         if failure or unrecorded:
             failures.append(_failed(stage, run_id, failure, unrecorded))
-    if failures:
-        raise RuntimeError("; ".join(failures))
+    if failures:  # one line per failed stage: two partitions' reasons do not run together
+        raise RuntimeError("\n".join(failures))
 
 
 def partition_processes(settings) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -47,6 +48,29 @@ def test_the_per_sex_stages_form_one_group_between_ingest_and_publish():
               Stage("male", (b,), "male"), Stage("publish", (a,))]
     groups = runner._consecutive(stages)
     assert [[s.name for s in g] for g in groups] == [["ingest"], ["female", "male"], ["publish"]]
+
+
+def test_both_partitions_failing_give_a_failed_line_each(monkeypatch, capsys, tmp_path):
+    """Their sentences ran together in one line, joined by "; "."""
+    from mh_assets import cli
+
+    b = dg.AssetKey("b")
+    stages = [Stage("female", (b,), "female"), Stage("male", (b,), "male")]
+    monkeypatch.setattr(runner, "_record", lambda *args: None)
+    with pytest.raises(RuntimeError) as caught:
+        runner._settle(stages, [("r1", "no weights."), ("r2", "no weights.")], None, None)
+
+    def fail(*args, **kwargs):
+        raise caught.value
+
+    monkeypatch.setattr(runner, "materialize_all", fail)
+    monkeypatch.setattr(runner, "ensure_instance", lambda: None)
+    monkeypatch.setattr("mh_assets.definitions.build_defs", lambda settings: None)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert cli._run_locked(Settings(), Path(__file__), None) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "FAILED: Stage 'partition female' failed (run r1): no weights.",
+        "FAILED: Stage 'partition male' failed (run r2): no weights."]
 
 
 def test_each_partitions_console_lines_carry_its_name():
