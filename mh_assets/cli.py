@@ -161,6 +161,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from mh_assets.core.registry import find_extracts
     from mh_assets.core.synthetic import SyntheticSpec, write_synthetic_extract
 
+    _check_weights(settings)  # before a synthetic extract is written for a run that cannot go
     settings.extracts_dir.mkdir(parents=True, exist_ok=True)
     if not find_extracts(settings.extracts_dir):
         result = write_synthetic_extract(
@@ -181,9 +182,7 @@ def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> i
             f"--extract {extract}: {problem}; give the path of an extract file, or leave "
             f"--extract out to read the extracts in MH_EXTRACTS_DIR ({settings.extracts_dir}; "
             f"MH_EXTRACT_MODE={settings.extract_mode})")
-    # the preset's pretrained weights, before any run: a missing DeBERTa is the user's to
-    # provide, said at once (exit 2) rather than after the ingest stage, from a failed step
-    resolve_model_dir(preset_config(settings.preset, seed=settings.seed))
+    _check_weights(settings)
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
     with contextlib.ExitStack() as held:
         # the lock first: a second run is refused in a second, before the code location,
@@ -196,6 +195,13 @@ def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> i
         except OSError as err:
             raise _unusable_home(err) from None
         return _run_locked(settings, extract, sexes)
+
+
+def _check_weights(settings: Settings) -> None:
+    """The preset's pretrained weights, before any run: a missing DeBERTa is the user's to
+    provide, said at once (exit 2) rather than after the ingest stage, from a failed step
+    (raises :class:`MissingWeightsError`)."""
+    resolve_model_dir(preset_config(settings.preset, seed=settings.seed))
 
 
 def _unusable_home(err: OSError) -> UsageError:

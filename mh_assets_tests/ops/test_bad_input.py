@@ -181,6 +181,9 @@ def test_missing_paper_weights_stop_the_cli_before_any_run_with_exit_2(tmp_path)
     assert "MH_PAPER_MODEL_DIR" in done.stderr and "the platform never downloads" in done.stderr
     _no_traceback(done.stderr)
     assert not (tmp_path / "home").exists() and not (tmp_path / "artifacts").exists()
+    done = _cli("demo", root=tmp_path, MH_PRESET="paper", HF_HOME=str(tmp_path / "hf"))
+    assert done.returncode == 2 and "the platform never downloads" in done.stderr
+    assert not (tmp_path / "extracts").exists()  # no synthetic extract for a run that cannot go
 
 
 def test_missing_paper_weights_fail_the_mlm_step_with_the_message_and_no_checkpoint(
