@@ -17,7 +17,7 @@ import dagster as dg
 import polars as pl
 
 from mh_assets.core import layout, registry
-from mh_assets.core.publish.suppression import mask_count_expr
+from mh_assets.core.publish.suppression import mask_count, mask_count_expr
 from mh_assets.core.schema import DROPPED_CODES
 from mh_assets.core.synthetic.extract import truth_path_for
 from mh_assets.defs.metadata import artifacts_metadata, md_table, provenance_metadata
@@ -81,7 +81,7 @@ def _fail(err: registry.ExtractFormatError, landing_zone: Path | None) -> dg.Fai
 def _unparsable_sentence(counts: dict[str, int], min_cell: int) -> str:
     """What was set empty because it did not parse, per column (small counts masked):
     these columns select no one, so the rows stay and nothing else would say so."""
-    shown = ", ".join(f"{column} {f'<{min_cell}' if count < min_cell else count}"
+    shown = ", ".join(f"{column} {mask_count(count, min_cell)}"
                       for column, count in sorted(counts.items()))
     return (f"Values that did not parse were set empty (the rows are kept: the study does "
             f"not select on these columns): {shown}. Fix them in the delivery if a table "

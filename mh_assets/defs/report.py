@@ -68,13 +68,13 @@ def _without_local_paths(values: dict[str, str]) -> dict[str, str]:
     return {k: (f".../{Path(v).name}" if local(v) else v) for k, v in values.items()}
 
 
-def _recorded(context: dg.AssetExecutionContext, store, asset: str, entry: str,
+def _recorded(context: dg.AssetExecutionContext, sexes: list[str], asset: str, entry: str,
               prefix: str = "") -> dict[str, dict]:
     """{sex: the settings ``asset``'s latest materialization of that sex recorded under
     ``entry``} (``prefix``: only keys with it, without it); sexes without a record (a
     skipped partition, an older materialization) are left out."""
     found = {}
-    for sex in analysed_sexes(store):
+    for sex in sexes:
         record = latest_materialization(context.instance, dg.AssetKey(asset), sex)
         value = record and record.asset_materialization.metadata.get(entry)
         if value is not None:
@@ -95,7 +95,7 @@ def _methods(context: dg.AssetExecutionContext, platform: Platform):
     settings, store = platform.settings, platform.store
     training = training_config(settings.preset, settings.seed)
     clustering = cluster_config(settings.seed, ClusterRunConfig())
-    configs, differences = {}, []
+    configs, differences, sexes = {}, [], analysed_sexes(store)
     for name, cls, fallback, asset, entry, prefix in (
         ("pretraining", TrainingConfig, training, "mlm_checkpoint", "training_summary", "hp."),
         ("training", TrainingConfig, training, "contrastive_checkpoint", "training_summary",
@@ -103,7 +103,7 @@ def _methods(context: dg.AssetExecutionContext, platform: Platform):
         ("clustering", ClusterConfig, clustering, "k_selection", CLUSTERING_SETTINGS, ""),
         ("fitting", ClusterConfig, clustering, "cluster_assignments", CLUSTERING_SETTINGS, ""),
     ):
-        records = _recorded(context, store, asset, entry, prefix)
+        records = _recorded(context, sexes, asset, entry, prefix)
         configs[name], differs = recorded_config(cls, asset, records, fallback)
         differences += differs
     return RunMethods(
