@@ -174,7 +174,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> int:
     from mh_assets.ops.recovery import RunInProgress, one_run_at_a_time
-    from mh_assets.settings import default_dagster_home
+    from mh_assets.settings import dagster_home
 
     if extract is not None and not extract.is_file():
         problem = "is a folder, not a file" if extract.is_dir() else "does not exist"
@@ -183,7 +183,7 @@ def _run(settings: Settings, extract: Path | None, sexes: list[str] | None) -> i
             f"--extract out to read the extracts in MH_EXTRACTS_DIR ({settings.extracts_dir}; "
             f"MH_EXTRACT_MODE={settings.extract_mode})")
     _check_weights(settings)
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
+    home = dagster_home()
     with contextlib.ExitStack() as held:
         # the lock first: a second run is refused in a second, before the code location,
         # the instance and the definitions are loaded

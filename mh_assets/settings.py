@@ -295,3 +295,9 @@ def _path(value: str | None, default: Path) -> Path:
 def default_dagster_home() -> Path:
     """Where the persistent instance lives unless DAGSTER_HOME says otherwise."""
     return PROJECT_ROOT / ".dagster_home"
+
+
+def dagster_home() -> Path:
+    """The instance's folder: DAGSTER_HOME, set to :func:`default_dagster_home` when unset
+    (Dagster itself reads the variable)."""
+    return Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))

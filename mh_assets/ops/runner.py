@@ -36,12 +36,12 @@ from mh_assets.ops.pools import apply_gpu_pool
 from mh_assets.ops.provenance import write_run_provenance
 from mh_assets.ops.recovery import PoolWaitTimeout, recover, run_tags, wait_for_pool
 from mh_assets.ops.stages import Stage, plan_stages
-from mh_assets.settings import default_dagster_home
+from mh_assets.settings import dagster_home
 
 
 def ensure_instance() -> dg.DagsterInstance:
     """The persistent instance under DAGSTER_HOME (project default), owner-only."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
+    home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     config = home / "dagster.yaml"
